@@ -1,0 +1,31 @@
+"""Services write; each is a plain function with keyword-only arguments (`<thing>_<verb>`)."""
+
+from .contacts import contact_merge, contact_resolve
+from .ingest import AttachmentData, EmailThreadRefs, Identity, InboundMessage, message_ingest
+from .messages import message_reply, note_add
+from .tickets import (
+    ticket_assign,
+    ticket_label,
+    ticket_set_priority,
+    ticket_set_status,
+    ticket_set_team,
+    ticket_update,
+)
+
+__all__ = [
+    "AttachmentData",
+    "EmailThreadRefs",
+    "Identity",
+    "InboundMessage",
+    "contact_merge",
+    "contact_resolve",
+    "message_ingest",
+    "message_reply",
+    "note_add",
+    "ticket_assign",
+    "ticket_label",
+    "ticket_set_priority",
+    "ticket_set_status",
+    "ticket_set_team",
+    "ticket_update",
+]

@@ -1,0 +1,179 @@
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from ..errors import InvalidInput
+from ..models import Agent, Attachment, Channel, ContactIdentity, Inbox, Message, Ticket, TicketEvent
+from ..presenters import message_payload
+from ..realtime import MESSAGE_NEW, contact_group, inbox_group, publish, ticket_group
+from ..sanitize import html_sanitize
+
+# Which identity kinds let us reach a contact on a channel.
+CHANNEL_IDENTITY_KINDS = {
+    Channel.EMAIL: {ContactIdentity.Kind.EMAIL},
+    Channel.WIDGET: {ContactIdentity.Kind.VISITOR, ContactIdentity.Kind.EXTERNAL},
+    Channel.TELEGRAM: {ContactIdentity.Kind.TELEGRAM},
+    Channel.WHATSAPP: {ContactIdentity.Kind.WHATSAPP, ContactIdentity.Kind.PHONE},
+    Channel.MESSENGER: {ContactIdentity.Kind.MESSENGER},
+    Channel.INSTAGRAM: {ContactIdentity.Kind.INSTAGRAM},
+    Channel.SMS: {ContactIdentity.Kind.PHONE},
+}
+
+
+@dataclass(frozen=True)
+class AttachmentData:
+    name: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+    content_id: str = ""
+
+
+def message_append(
+    *,
+    ticket: Ticket,
+    inbox: Inbox,
+    direction: str,
+    channel: str,
+    author_type: str,
+    body_text: str,
+    body_html: str = "",
+    author_agent: Agent | None = None,
+    author_contact_id: int | None = None,
+    external_id: str | None = None,
+    client_id: uuid.UUID | None = None,
+    delivery_status: str = "",
+    is_auto_reply: bool = False,
+    metadata: dict | None = None,
+    attachments: list[AttachmentData] | tuple = (),
+    at: datetime | None = None,
+) -> Message:
+    """Append a message to a ticket with the next seq; must run inside a transaction.
+
+    Incrementing `last_seq` with an UPDATE takes the ticket's row lock first, so concurrent
+    writers queue on it and every committed message gets a distinct, gap-free seq.
+    """
+    at = at or timezone.now()
+    Ticket.objects.filter(pk=ticket.pk).update(
+        last_seq=F("last_seq") + 1, last_activity_at=Greatest(F("last_activity_at"), Value(at))
+    )
+    ticket.last_seq, ticket.last_activity_at = Ticket.objects.values_list(
+        "last_seq", "last_activity_at"
+    ).get(pk=ticket.pk)
+    message = Message.objects.create(
+        ticket=ticket, inbox=inbox, seq=ticket.last_seq, direction=direction, channel=channel,
+        author_type=author_type, author_agent=author_agent, author_contact_id=author_contact_id,
+        body_text=body_text, body_html=html_sanitize(body_html), external_id=external_id,
+        client_id=client_id, delivery_status=delivery_status, is_auto_reply=is_auto_reply,
+        metadata=metadata or {}, created_at=at,
+    )
+    for data in attachments:
+        attachment = Attachment(
+            message=message, name=data.name, content_type=data.content_type,
+            size=len(data.content), content_id=data.content_id,
+        )
+        attachment.file.save(data.name, ContentFile(data.content), save=False)
+        attachment.save()
+    event_type = {
+        Message.Direction.INBOUND: TicketEvent.Type.MESSAGE_IN,
+        Message.Direction.OUTBOUND: TicketEvent.Type.MESSAGE_OUT,
+        Message.Direction.NOTE: TicketEvent.Type.NOTE,
+    }[direction]
+    TicketEvent.objects.create(
+        ticket=ticket, type=event_type, at=at, actor=author_agent, message=message,
+        data={"author_type": author_type, "channel": channel},
+    )
+    message_publish(message)
+    return message
+
+
+def message_publish(message: Message, event: str = MESSAGE_NEW) -> None:
+    ticket = message.ticket
+    groups = [inbox_group(ticket.inbox_id), ticket_group(ticket.pk)]
+    if message.is_public:
+        groups.append(contact_group(ticket.contact_id))
+    publish(groups, event, message_payload(message))
+
+
+def reply_channel_pick(*, ticket: Ticket, channel: str | None) -> tuple[str, Inbox]:
+    """The channel and inbox a reply leaves on: the customer's latest inbound channel on
+    this ticket, unless the agent picks another the contact has an identity on."""
+    latest_inbound = (
+        ticket.messages.filter(direction=Message.Direction.INBOUND)
+        .order_by("-seq").select_related("inbox").first()
+    )
+    if channel is None:
+        if latest_inbound:
+            return latest_inbound.channel, latest_inbound.inbox
+        return ticket.channel, ticket.inbox
+    if channel not in CHANNEL_IDENTITY_KINDS:
+        raise InvalidInput(f"Unknown channel {channel!r}.", fields={"channel": ["unknown"]})
+    if not ticket.contact.identities.filter(kind__in=CHANNEL_IDENTITY_KINDS[channel]).exists():
+        raise InvalidInput(
+            f"The contact cannot be reached on {channel}.", code="channel_unreachable",
+            fields={"channel": [f"The contact has no {channel} identity."]},
+        )
+    if latest_inbound and latest_inbound.channel == channel:
+        return channel, latest_inbound.inbox
+    recent = (
+        Message.objects.filter(
+            ticket__contact_id=ticket.contact_id, channel=channel,
+            direction=Message.Direction.INBOUND,
+        ).order_by("-created_at").select_related("inbox").first()
+    )
+    if recent:
+        return channel, recent.inbox
+    if ticket.inbox.channel == channel:
+        return channel, ticket.inbox
+    inbox = Inbox.objects.filter(kind="twilio" if channel == Channel.SMS else channel).first()
+    if inbox is None:
+        raise InvalidInput(f"No {channel} inbox is configured.", code="channel_unavailable")
+    return channel, inbox
+
+
+@transaction.atomic
+def message_reply(
+    *,
+    ticket: Ticket,
+    agent: Agent | None,
+    body: str,
+    body_html: str = "",
+    channel: str | None = None,
+    attachments: list[AttachmentData] | tuple = (),
+    author_type: str = Message.AuthorType.AGENT,
+    at: datetime | None = None,
+) -> Message:
+    """A public reply to the customer; delivery runs in a Celery task after commit."""
+    from ..tasks import message_deliver
+
+    if not body.strip() and not attachments:
+        raise InvalidInput("A reply needs a body or an attachment.", fields={"body": ["empty"]})
+    channel, inbox = reply_channel_pick(ticket=ticket, channel=channel)
+    # The widget's own delivery is the live event and the client's sync: nothing to send.
+    status = (
+        Message.DeliveryStatus.SENT if channel == Channel.WIDGET else Message.DeliveryStatus.QUEUED
+    )
+    message = message_append(
+        ticket=ticket, inbox=inbox, direction=Message.Direction.OUTBOUND, channel=channel,
+        author_type=author_type, author_agent=agent, body_text=body, body_html=body_html,
+        delivery_status=status, attachments=attachments, at=at,
+    )
+    if status == Message.DeliveryStatus.QUEUED:
+        transaction.on_commit(lambda: message_deliver.delay(message.pk))
+    return message
+
+
+@transaction.atomic
+def note_add(*, ticket: Ticket, agent: Agent, body: str, at: datetime | None = None) -> Message:
+    """An internal note: visible to agents only, never sent to the customer."""
+    if not body.strip():
+        raise InvalidInput("A note needs a body.", fields={"body": ["empty"]})
+    return message_append(
+        ticket=ticket, inbox=ticket.inbox, direction=Message.Direction.NOTE, channel="",
+        author_type=Message.AuthorType.AGENT, author_agent=agent, body_text=body, at=at,
+    )

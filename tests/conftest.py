@@ -1,0 +1,68 @@
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import AdminFactory, AgentFactory
+
+FIXTURES_DIR = Path(
+    os.environ.get("SWITCHBOARD_FIXTURES", Path(__file__).resolve().parent.parent.parent
+                   / "shared" / "fixtures")
+)
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    if not FIXTURES_DIR.is_dir():
+        pytest.skip(f"shared fixtures not found at {FIXTURES_DIR} (set SWITCHBOARD_FIXTURES)")
+    return FIXTURES_DIR
+
+
+@pytest.fixture
+def postgres_only(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+@pytest.fixture
+def agent(db):
+    return AgentFactory()
+
+
+@pytest.fixture
+def admin_agent(db):
+    return AdminFactory()
+
+
+@pytest.fixture
+def api():
+    def client_for(user):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def live_events(monkeypatch, django_capture_on_commit_callbacks):
+    """`with live_events() as sent:` captures the live events the code inside emits, as they
+    would be sent after commit: a list of (event, groups, payload)."""
+
+    @contextmanager
+    def capture():
+        sent = []
+        monkeypatch.setattr(
+            "inbox.realtime._send",
+            lambda groups, message: sent.append(
+                (message["event"], groups, message["payload"])
+            ),
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            yield sent
+
+    return capture
