@@ -100,7 +100,14 @@ def ticket_timeline(*, ticket: Ticket) -> list[dict]:
                       TicketEvent.Type.NOTE]
         ).select_related("actor")
     ]
-    return sorted(entries, key=lambda entry: entry["at"])
+    return sorted(entries, key=_timeline_order)
+
+
+def _timeline_order(entry: dict) -> tuple:
+    # At equal times: the ticket's creation, then messages, then the changes they caused.
+    if entry["kind"] == "message":
+        return entry["at"], 1
+    return entry["at"], 0 if entry["event"].type == TicketEvent.Type.CREATED else 2
 
 
 def contact_visible_to(agent: Agent) -> QuerySet[Contact]:

@@ -18,9 +18,7 @@ class KeysetPagination(BasePagination):
 
     page_size = 50
     max_page_size = 200
-
-    def __init__(self, ordering: tuple[str, ...]):
-        self.ordering = ordering
+    ordering: tuple[str, ...] = ("-id",)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
@@ -115,3 +113,15 @@ class KeysetPagination(BasePagination):
         if not isinstance(value, (int, str)):
             raise ValidationError({"cursor": ["Invalid cursor."]})
         return value
+
+
+class TicketPagination(KeysetPagination):
+    ordering = ("-last_activity_at", "-id")
+
+
+class MessagePagination(KeysetPagination):
+    ordering = ("seq",)
+
+
+class TimelinePagination(KeysetPagination):
+    ordering = ("created_at", "id")

@@ -224,6 +224,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "id", "username", "email", "name", "display_name", "role", "language",
             "availability", "inboxes", "teams", "is_active", "password",
         ]
+        extra_kwargs = {"inboxes": {"required": False}, "teams": {"required": False}}
 
     def validate_password(self, value):
         validate_password(value)

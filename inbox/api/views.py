@@ -11,7 +11,7 @@ from .. import selectors, services
 from ..errors import NotFound
 from ..models import Agent, Attachment, Inbox, Team
 from . import serializers as s
-from .pagination import KeysetPagination
+from .pagination import KeysetPagination, MessagePagination, TicketPagination, TimelinePagination
 
 # Image types a browser may render inline; everything else downloads.
 SAFE_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -27,8 +27,8 @@ class IsAdminOrReadOnly(IsAdmin):
         return request.method in permissions.SAFE_METHODS or super().has_permission(request, view)
 
 
-def _paginate(request, queryset, ordering, serializer_class, view):
-    paginator = KeysetPagination(ordering)
+def _paginate(request, queryset, serializer_class, view):
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
@@ -54,7 +54,7 @@ TICKET_FILTERS = [
 
 
 class TicketListView(APIView):
-    pagination_class = KeysetPagination
+    pagination_class = TicketPagination
 
     @extend_schema(parameters=TICKET_FILTERS, responses=s.TicketSerializer(many=True))
     def get(self, request):
@@ -66,7 +66,7 @@ class TicketListView(APIView):
             label=request.query_params.get("label"), channel=request.query_params.get("channel"),
             q=request.query_params.get("q"),
         )
-        return _paginate(request, tickets, ("-last_activity_at", "-id"), s.TicketSerializer, self)
+        return _paginate(request, tickets, s.TicketSerializer, self)
 
 
 class TicketDetailView(APIView):
@@ -90,6 +90,7 @@ def _validated(serializer_class, data) -> dict:
 
 
 class TicketMessagesView(APIView):
+    pagination_class = MessagePagination
     @extend_schema(
         parameters=[OpenApiParameter("after_seq", int)], responses=s.MessageSerializer(many=True)
     )
@@ -98,7 +99,7 @@ class TicketMessagesView(APIView):
         messages = selectors.message_list(
             ticket=ticket, after_seq=_int_param(request, "after_seq") or 0, include_notes=True
         )
-        return _paginate(request, messages, ("seq",), s.MessageSerializer, self)
+        return _paginate(request, messages, s.MessageSerializer, self)
 
     @extend_schema(request=s.MessageCreateSerializer, responses={201: s.MessageSerializer})
     def post(self, request, ticket_id):
@@ -165,12 +166,13 @@ class TicketLabelsView(_TicketActionView):
 
 
 class ContactListView(APIView):
+    pagination_class = KeysetPagination
     @extend_schema(parameters=[OpenApiParameter("q")], responses=s.ContactSerializer(many=True))
     def get(self, request):
         contacts = selectors.contact_list_for_agent(
             agent=request.user, q=request.query_params.get("q")
         )
-        return _paginate(request, contacts, ("-id",), s.ContactSerializer, self)
+        return _paginate(request, contacts, s.ContactSerializer, self)
 
 
 class ContactDetailView(APIView):
@@ -181,11 +183,12 @@ class ContactDetailView(APIView):
 
 
 class ContactTimelineView(APIView):
+    pagination_class = TimelinePagination
     @extend_schema(responses=s.MessageSerializer(many=True))
     def get(self, request, contact_id):
         contact = selectors.contact_get_for_agent(agent=request.user, contact_id=contact_id)
         messages = selectors.contact_timeline(agent=request.user, contact=contact)
-        return _paginate(request, messages, ("created_at", "id"), s.MessageSerializer, self)
+        return _paginate(request, messages, s.MessageSerializer, self)
 
 
 class ContactMergeView(APIView):
