@@ -7,6 +7,7 @@ from .delivery import PermanentDeliveryError, TransientDeliveryError, sender_for
 from .models import Message
 from .realtime import MESSAGE_UPDATED
 from .services.messages import message_publish
+from .services.tickets import tickets_unsnooze_due as _tickets_unsnooze_due
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +55,8 @@ def _delivery_record(message: Message, status: str, *, error: str = "",
         message_publish(message, MESSAGE_UPDATED)
     if error:
         logger.warning("message %s delivery failed: %s", message.pk, error)
+
+
+@shared_task
+def tickets_unsnooze_due() -> int:
+    return _tickets_unsnooze_due()

@@ -10,6 +10,7 @@ from .tickets import (
     ticket_set_status,
     ticket_set_team,
     ticket_update,
+    tickets_unsnooze_due,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "ticket_set_status",
     "ticket_set_team",
     "ticket_update",
+    "tickets_unsnooze_due",
 ]

@@ -81,6 +81,20 @@ def ticket_set_status(*, ticket: Ticket, status: str, by: Agent | None,
     return ticket
 
 
+def tickets_unsnooze_due(*, now: datetime | None = None) -> int:
+    """Snoozed tickets whose time has come go back to open; returns how many."""
+    now = now or timezone.now()
+    due = Ticket.objects.filter(status=Ticket.Status.SNOOZED, snoozed_until__lte=now)
+    count = 0
+    for ticket in due.only("pk").iterator():
+        with transaction.atomic():
+            ticket = _locked(ticket)
+            if ticket.status == Ticket.Status.SNOOZED and ticket.snoozed_until <= now:
+                ticket_set_status(ticket=ticket, status=Ticket.Status.OPEN, by=None, at=now)
+                count += 1
+    return count
+
+
 @transaction.atomic
 def ticket_set_priority(*, ticket: Ticket, priority: str, by: Agent | None) -> Ticket:
     if priority not in Ticket.Priority.values:

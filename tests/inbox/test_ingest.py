@@ -201,3 +201,18 @@ def test_agent_reply_goes_out_on_latest_inbound_channel(widget, telegram, agent)
     assert (chat_reply.channel, chat_reply.inbox, chat_reply.delivery_status) == (
         "widget", widget, "sent"
     )
+
+
+def test_due_snoozed_tickets_reopen(telegram):
+    from inbox.services import tickets_unsnooze_due
+
+    now = timezone.now()
+    due = inbound(telegram, Channel.TELEGRAM, [Identity("telegram", "1")]).message.ticket
+    later = inbound(telegram, Channel.TELEGRAM, [Identity("telegram", "2")]).message.ticket
+    ticket_set_status(ticket=due, status="snoozed", by=None, snoozed_until=now)
+    ticket_set_status(ticket=later, status="snoozed", by=None,
+                      snoozed_until=now + timedelta(hours=1))
+    assert tickets_unsnooze_due(now=now) == 1
+    due.refresh_from_db(), later.refresh_from_db()
+    assert (due.status, due.snoozed_until, later.status) == ("open", None, "snoozed")
+    assert tickets_unsnooze_due(now=now) == 0
