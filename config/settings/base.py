@@ -166,6 +166,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "InboxKindEnum": "inbox.models.Inbox.Kind",
+        "IdentityKindEnum": "inbox.models.ContactIdentity.Kind",
+        "ChannelEnum": "inbox.models.Channel",
+    },
 }
 
 # --- i18n ---------------------------------------------------------------------------------

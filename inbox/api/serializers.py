@@ -107,6 +107,8 @@ class MessageCreateSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_null=True)
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "format": "email"}],
+                      "nullable": True})
 class AgentLookupField(serializers.Field):
     """An agent given by id or by email; null unassigns."""
 

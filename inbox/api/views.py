@@ -228,6 +228,7 @@ class InboxViewSet(viewsets.ModelViewSet):
     serializer_class = s.InboxSerializer
     permission_classes = [permissions.IsAuthenticated, IsAdminOrReadOnly]
     pagination_class = None
+    queryset = Inbox.objects.all()
 
     def get_queryset(self):
         inbox_ids = selectors.inbox_ids_for_agent(self.request.user)
