@@ -55,10 +55,11 @@ def ticket_assign(*, ticket: Ticket, assignee: Agent | None, by: Agent | None,
 def ticket_set_status(*, ticket: Ticket, status: str, by: Agent | None,
                       snoozed_until: datetime | None = None,
                       at: datetime | None = None) -> Ticket:
+    """Move a ticket to `status`. A snooze without an end lasts until the customer writes."""
     if status not in Ticket.Status.values:
         raise InvalidInput(f"Unknown status {status!r}.", fields={"status": ["unknown"]})
-    if status == Ticket.Status.SNOOZED and snoozed_until is None:
-        raise InvalidInput("Snoozing needs snoozed_until.", fields={"snoozed_until": ["required"]})
+    if snoozed_until is not None and status != Ticket.Status.SNOOZED:
+        raise InvalidInput("Only a snooze has an end time.", fields={"snoozed_until": ["unexpected"]})
     ticket = _locked(ticket)
     if ticket.status == status and ticket.snoozed_until == snoozed_until:
         return ticket
