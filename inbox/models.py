@@ -4,6 +4,7 @@ Models hold data and invariants enforced by the database (unique constraints, in
 Every write that has business meaning goes through `inbox.services`.
 """
 
+import os
 import secrets
 from datetime import timedelta
 
@@ -14,6 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .crypto import secrets_decrypt, secrets_encrypt
+
 
 def new_public_key() -> str:
     return secrets.token_urlsafe(18)
@@ -23,10 +26,13 @@ def new_secret() -> str:
     return secrets.token_hex(32)
 
 
+# Lower-case base32-ish alphabet: survives case-folding mail servers in plus-addresses.
+TICKET_TOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+TICKET_TOKEN_LENGTH = 12
+
+
 def new_ticket_token() -> str:
-    # Lower-case base32-ish alphabet: survives case-folding mail servers in plus-addresses.
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    return "".join(secrets.choice(alphabet) for _ in range(12))
+    return "".join(secrets.choice(TICKET_TOKEN_ALPHABET) for _ in range(TICKET_TOKEN_LENGTH))
 
 
 class Channel(models.TextChoices):
@@ -107,6 +113,8 @@ class Inbox(models.Model):
     key = models.CharField(max_length=32, unique=True, default=new_public_key, editable=False)
     identity_secret = models.CharField(max_length=64, default=new_secret, editable=False)
     config = models.JSONField(default=dict, blank=True)
+    # Provider credentials, encrypted at rest (inbox.crypto); read with `secret()`.
+    secrets_encrypted = models.TextField(blank=True, editable=False)
     members = models.ManyToManyField(Agent, blank=True, related_name="inboxes")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
     reopen_window = models.DurationField(
@@ -124,6 +132,25 @@ class Inbox(models.Model):
     @property
     def channel(self) -> str:
         return Channel.SMS if self.kind == self.Kind.TWILIO else self.kind
+
+    def secret(self, name: str, default: str = "") -> str:
+        """A credential: from the encrypted store, or `env:VAR` in config names a variable."""
+        value = secrets_decrypt(self.secrets_encrypted).get(name)
+        if value is None:
+            reference = self.config.get(name, "")
+            env_name = str(reference).removeprefix("env:")
+            value = os.environ.get(env_name, default) if env_name != reference else default
+        return value
+
+    def secrets_update(self, values: dict) -> None:
+        """Merge `values` into the encrypted store (a None value removes a key); unsaved."""
+        stored = secrets_decrypt(self.secrets_encrypted)
+        stored.update(values)
+        self.secrets_encrypted = secrets_encrypt({k: v for k, v in stored.items() if v is not None})
+
+    @property
+    def secret_names(self) -> list[str]:
+        return sorted(secrets_decrypt(self.secrets_encrypted))
 
 
 class Contact(models.Model):
@@ -290,6 +317,8 @@ class Message(models.Model):
     delivery_error = models.TextField(blank=True)
     is_auto_reply = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
+    # The original as received (an .eml, a webhook body), kept for "view original".
+    raw = models.FileField(upload_to="raw/%Y/%m/", max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -369,3 +398,7 @@ class TicketEvent(models.Model):
 
     def __str__(self):
         return f"{self.ticket_id} {self.type} {self.at:%Y-%m-%d %H:%M}"
+
+
+# Channel-specific models live beside their adapters; importing them here registers them.
+from .channels.email.models import MailboxState, QuarantinedEmail  # noqa: E402, F401

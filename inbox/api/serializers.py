@@ -195,14 +195,35 @@ class InboxSerializer(serializers.ModelSerializer):
     members = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agent.objects.all(), required=False
     )
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_null=True, max_length=4096), write_only=True,
+        required=False,
+        help_text="Credentials stored encrypted (e.g. smtp_password); null removes one.",
+    )
+    secret_names = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Inbox
         fields = [
-            "id", "kind", "name", "slug", "key", "identity_secret", "config", "members",
-            "team", "reopen_window", "created_at",
+            "id", "kind", "name", "slug", "key", "identity_secret", "config", "secrets",
+            "secret_names", "members", "team", "reopen_window", "created_at",
         ]
         read_only_fields = ["key", "identity_secret", "created_at"]
+
+    def create(self, validated_data):
+        secrets = validated_data.pop("secrets", None)
+        inbox = Inbox(**{k: v for k, v in validated_data.items() if k != "members"})
+        if secrets:
+            inbox.secrets_update(secrets)
+        inbox.save()
+        inbox.members.set(validated_data.get("members", []))
+        return inbox
+
+    def update(self, inbox, validated_data):
+        secrets = validated_data.pop("secrets", None)
+        if secrets:
+            inbox.secrets_update(secrets)
+        return super().update(inbox, validated_data)
 
     def validate_config(self, value):
         if not isinstance(value, dict):

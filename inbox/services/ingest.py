@@ -48,6 +48,7 @@ class InboundMessage:
     is_auto_reply: bool = False
     attachments: list[AttachmentData] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    raw: AttachmentData | None = None  # the original payload, kept for "view original"
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _ingest(data: InboundMessage) -> IngestResult:
         author_contact_id=contact.pk, body_text=data.body_text, body_html=data.body_html,
         external_id=data.external_id, client_id=data.client_id,
         is_auto_reply=data.is_auto_reply, metadata=data.metadata,
-        attachments=data.attachments, at=at,
+        attachments=data.attachments, raw=data.raw, at=at,
     )
     return IngestResult(
         message=message, created=True, ticket_created=ticket_created, reopened=reopened

@@ -51,6 +51,7 @@ def message_append(
     is_auto_reply: bool = False,
     metadata: dict | None = None,
     attachments: list[AttachmentData] | tuple = (),
+    raw: AttachmentData | None = None,
     at: datetime | None = None,
 ) -> Message:
     """Append a message to a ticket with the next seq; must run inside a transaction.
@@ -72,6 +73,9 @@ def message_append(
         client_id=client_id, delivery_status=delivery_status, is_auto_reply=is_auto_reply,
         metadata=metadata or {}, created_at=at,
     )
+    if raw is not None:
+        message.raw.save(raw.name, ContentFile(raw.content), save=False)
+        Message.objects.filter(pk=message.pk).update(raw=message.raw.name)
     for data in attachments:
         attachment = Attachment(
             message=message, name=data.name, content_type=data.content_type,

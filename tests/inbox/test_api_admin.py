@@ -55,3 +55,28 @@ def test_admin_creates_agent_and_team(api, admin_agent):
     assert team.status_code == 201 and team.json()["members"] == [lina.pk]
     weak = client.post("/api/v1/agents/", {"username": "x", "password": "123"}, format="json")
     assert weak.status_code == 400 and "password" in weak.json()["error"]["fields"]
+
+
+def test_inbox_secrets_are_write_only_and_encrypted(api, admin_agent):
+    client = api(admin_agent)
+    data = client.post("/api/v1/inboxes/", {
+        "kind": "email", "name": "S", "slug": "s", "config": {"smtp_host": "mx.example.com"},
+        "secrets": {"smtp_password": "hunter2-very-secret"},
+    }, format="json").json()
+    assert "secrets" not in data and data["secret_names"] == ["smtp_password"]
+    inbox = Inbox.objects.get(slug="s")
+    assert "hunter2" not in inbox.secrets_encrypted
+    assert inbox.secret("smtp_password") == "hunter2-very-secret"
+    client.patch(f"/api/v1/inboxes/{inbox.pk}/", {"secrets": {"smtp_password": None,
+                                                              "imap_password": "x"}},
+                 format="json")
+    inbox.refresh_from_db()
+    assert (inbox.secret("smtp_password"), inbox.secret("imap_password")) == ("", "x")
+
+
+def test_inbox_secret_can_name_an_environment_variable(monkeypatch, db):
+    monkeypatch.setenv("SUPPORT_SMTP_PASSWORD", "from-env")
+    inbox = Inbox(kind="email", config={"smtp_password": "env:SUPPORT_SMTP_PASSWORD",
+                                        "from_name": "Support"})
+    assert inbox.secret("smtp_password") == "from-env"
+    assert inbox.secret("from_name") == ""  # plain config values are not secrets
