@@ -1,6 +1,10 @@
+from collections import Counter
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from .channels.email.ingest import quarantine_reprocess
+from .channels.email.models import MailboxState, QuarantinedEmail
 from .services import ticket_label, ticket_update
 from .models import (
     Agent,
@@ -135,3 +139,30 @@ class MessageAdmin(admin.ModelAdmin):
 admin.site.register(Label)
 admin.site.site_header = "Switchboard"
 admin.site.site_title = "Switchboard"
+
+
+@admin.register(QuarantinedEmail)
+class QuarantinedEmailAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "inbox", "source", "size", "error", "reprocessed_at",
+                    "message"]
+    list_filter = ["source", "inbox", ("reprocessed_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [f.name for f in QuarantinedEmail._meta.fields]
+    actions = ["reprocess"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Re-process the selected emails")
+    def reprocess(self, request, queryset):
+        results = Counter(
+            quarantine_reprocess(item=item).status
+            for item in queryset.filter(reprocessed_at__isnull=True)
+        )
+        self.message_user(request, ", ".join(f"{k}: {v}" for k, v in sorted(results.items()))
+                          or "Nothing to re-process.")
+
+
+@admin.register(MailboxState)
+class MailboxStateAdmin(admin.ModelAdmin):
+    list_display = ["inbox", "folder", "uidvalidity", "last_uid", "last_polled_at", "last_error"]
+    readonly_fields = ["uidvalidity", "last_uid", "last_polled_at", "last_error"]

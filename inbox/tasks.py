@@ -60,3 +60,7 @@ def _delivery_record(message: Message, status: str, *, error: str = "",
 @shared_task
 def tickets_unsnooze_due() -> int:
     return _tickets_unsnooze_due()
+
+
+# Celery's autodiscovery imports only `<app>.tasks`: channel adapters' tasks register here.
+from .channels.email import tasks as _email_tasks  # noqa: E402, F401

@@ -130,6 +130,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "tickets-unsnooze-due": {"task": "inbox.tasks.tickets_unsnooze_due", "schedule": 60.0},
+    # One poll task per email inbox with `imap_host` in its config (docs/email.md).
+    "imap-poll-all": {"task": "inbox.channels.email.tasks.imap_poll_all", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -170,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "InboxKindEnum": "inbox.models.Inbox.Kind",
         "IdentityKindEnum": "inbox.models.ContactIdentity.Kind",
         "ChannelEnum": "inbox.models.Channel",
+        "TicketStatusEnum": "inbox.models.Ticket.Status",
     },
 }
 
@@ -192,6 +195,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+EMAIL_RAW_MAX_BYTES = env.int("EMAIL_RAW_MAX_BYTES", default=50 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -200,3 +204,30 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Email ---------------------------------------------------------------------------------
+# Outbound mail of inboxes without their own `smtp_host`, and system mail. Unset, mail is
+# written to files in var/sent-mail, so the embedded default keeps every sent mail visible.
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = str(VAR_DIR / "sent-mail")
+if env("EMAIL_URL", default=""):
+    # e.g. smtp+tls://user:pass@host:587 → EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS...
+    globals().update(
+        {k: v for k, v in env.email_url("EMAIL_URL").items() if v not in ("", None)}
+    )
+# Any other backend, e.g. anymail.backends.mailgun.EmailBackend for an ESP's HTTP API.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default=EMAIL_BACKEND)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Switchboard <switchboard@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# django-anymail reads ANYMAIL["MAILGUN_API_KEY"]...: fill it from ANYMAIL_* variables.
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in env.ENVIRON.items() if name.startswith("ANYMAIL_")
+}
+# Inbound ESP webhooks (docs/email.md) refuse every post while these are unset. Several
+# comma-separated user:password pairs allow rotating the basic auth secret.
+ANYMAIL["WEBHOOK_SECRET"] = env.list("ANYMAIL_WEBHOOK_SECRET", default=[])
+ANYMAIL.setdefault(
+    "MAILGUN_WEBHOOK_SIGNING_KEY", env("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
+)

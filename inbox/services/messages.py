@@ -150,6 +150,7 @@ def message_reply(
     channel: str | None = None,
     attachments: list[AttachmentData] | tuple = (),
     author_type: str = Message.AuthorType.AGENT,
+    metadata: dict | None = None,
     at: datetime | None = None,
 ) -> Message:
     """A public reply to the customer; delivery runs in a Celery task after commit."""
@@ -165,7 +166,7 @@ def message_reply(
     message = message_append(
         ticket=ticket, inbox=inbox, direction=Message.Direction.OUTBOUND, channel=channel,
         author_type=author_type, author_agent=agent, body_text=body, body_html=body_html,
-        delivery_status=status, attachments=attachments, at=at,
+        delivery_status=status, attachments=attachments, metadata=metadata, at=at,
     )
     if status == Message.DeliveryStatus.QUEUED:
         transaction.on_commit(lambda: message_deliver.delay(message.pk))
