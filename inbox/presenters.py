@@ -25,8 +25,20 @@ def attachment_payload(attachment) -> dict:
     }
 
 
+def _inline_images_resolve(html: str, attachments) -> str:
+    """Point `cid:` references of an email's HTML at the stored inline images."""
+    if "cid:" not in html:
+        return html
+    for attachment in attachments:
+        if attachment.content_id:
+            url = reverse("api:attachment-download", args=[attachment.pk])
+            html = html.replace(f"cid:{attachment.content_id}", url)
+    return html
+
+
 def message_payload(message: Message) -> dict:
     """M of SPEC §4, plus fields agents need (HTML body, delivery status)."""
+    attachments = list(message.attachments.all())
     return {
         "id": message.pk,
         "ticket_id": message.ticket_id,
@@ -35,8 +47,8 @@ def message_payload(message: Message) -> dict:
         "channel": message.channel or None,
         "author": author_payload(message),
         "body": message.body_text,
-        "body_html": message.body_html,
-        "attachments": [attachment_payload(a) for a in message.attachments.all()],
+        "body_html": _inline_images_resolve(message.body_html, attachments),
+        "attachments": [attachment_payload(a) for a in attachments],
         "delivery_status": message.delivery_status or None,
         "delivery_error": message.delivery_error or None,
         "client_id": str(message.client_id) if message.client_id else None,

@@ -296,3 +296,15 @@ class TestRawEndpoint:
         assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
         assert Message.objects.count() == 0
 
+
+
+def test_inline_cid_image_is_shown_through_its_attachment_url(support, fixtures_dir, agent, api):
+    raw = (fixtures_dir / "email" / "enmime_html_only_inline_cid.eml").read_bytes()
+    message = email_ingest(inbox=support, raw=raw, source="command").message
+    image = message.attachments.get()
+    assert image.content_id and f"cid:{image.content_id}" in message.body_html
+    shown = api(agent).get(f"/api/v1/tickets/{message.ticket_id}/messages/").json()["results"][0]
+    url = f"/api/v1/attachments/{image.pk}/download/"
+    assert f'src="{url}"' in shown["body_html"] and "cid:" not in shown["body_html"]
+    served = api(agent).get(url)
+    assert served.status_code == 200 and served["Content-Type"] == image.content_type
