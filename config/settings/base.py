@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,6 +134,8 @@ CELERY_BEAT_SCHEDULE = {
     "tickets-unsnooze-due": {"task": "inbox.tasks.tickets_unsnooze_due", "schedule": 60.0},
     # One poll task per email inbox with `imap_host` in its config (docs/email.md).
     "imap-poll-all": {"task": "inbox.channels.email.tasks.imap_poll_all", "schedule": 60.0},
+    # Widget replies left unread are emailed to the customer (docs/widget.md).
+    "offline-emails": {"task": "chat.tasks.offline_emails_send_due", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -195,6 +199,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+# The widget API is called from customers' sites with a bearer token (never cookies), so
+# any origin may call it; inboxes can still restrict origins (`allowed_origins`).
+CORS_URLS_REGEX = r"^/api/widget/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+# Per-connection rate limit of the widget socket (frames per second, burst).
+WIDGET_FRAMES_PER_SECOND = env.float("WIDGET_FRAMES_PER_SECOND", default=10.0)
+WIDGET_FRAME_BURST = env.int("WIDGET_FRAME_BURST", default=60)
 EMAIL_RAW_MAX_BYTES = env.int("EMAIL_RAW_MAX_BYTES", default=50 * 1024 * 1024)
 
 LOGGING = {

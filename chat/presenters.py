@@ -1,0 +1,32 @@
+"""What a visitor may see of a message: M of SPEC §4, nothing agent-only."""
+
+from django.urls import reverse
+
+from inbox.models import Message
+from inbox.presenters import message_payload
+
+
+def visitor_payload(agent_payload: dict) -> dict:
+    """Narrow the shared message payload to the visitor's view."""
+    author = agent_payload["author"]
+    payload = {
+        "id": agent_payload["id"],
+        "ticket_id": agent_payload["ticket_id"],
+        "seq": agent_payload["seq"],
+        "direction": agent_payload["direction"],
+        "channel": agent_payload["channel"],
+        "author": {"type": author["type"], "name": author["name"]},
+        "body": agent_payload["body"],
+        "attachments": [
+            {**a, "url": reverse("widget-attachment", args=[a["id"]])}
+            for a in agent_payload["attachments"]
+        ],
+        "created_at": agent_payload["created_at"],
+    }
+    if agent_payload["direction"] == Message.Direction.INBOUND:
+        payload["client_id"] = agent_payload["client_id"]
+    return payload
+
+
+def visitor_message(message: Message) -> dict:
+    return visitor_payload(message_payload(message))
