@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("inbox.api.urls")),
     path("hooks/email/", include("inbox.channels.email.urls")),
+    path("hooks/", include("inbox.channels.urls")),
     path("", include("chat.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

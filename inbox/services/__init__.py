@@ -2,7 +2,7 @@
 
 from .contacts import contact_merge, contact_resolve
 from .ingest import AttachmentData, EmailThreadRefs, Identity, InboundMessage, message_ingest
-from .messages import message_reply, note_add
+from .messages import message_attachment_add, message_reply, message_status_update, note_add
 from .tickets import (
     ticket_assign,
     ticket_label,
@@ -20,8 +20,10 @@ __all__ = [
     "InboundMessage",
     "contact_merge",
     "contact_resolve",
+    "message_attachment_add",
     "message_ingest",
     "message_reply",
+    "message_status_update",
     "note_add",
     "ticket_assign",
     "ticket_label",

@@ -11,7 +11,14 @@ from django.utils import timezone
 from ..errors import InvalidInput
 from ..models import Agent, Attachment, Channel, ContactIdentity, Inbox, Message, Ticket, TicketEvent
 from ..presenters import message_payload
-from ..realtime import MESSAGE_NEW, contact_group, inbox_group, publish, ticket_group
+from ..realtime import (
+    MESSAGE_NEW,
+    MESSAGE_UPDATED,
+    contact_group,
+    inbox_group,
+    publish,
+    ticket_group,
+)
 from ..sanitize import html_sanitize
 
 # Which identity kinds let us reach a contact on a channel.
@@ -182,3 +189,52 @@ def note_add(*, ticket: Ticket, agent: Agent, body: str, at: datetime | None = N
         ticket=ticket, inbox=ticket.inbox, direction=Message.Direction.NOTE, channel="",
         author_type=Message.AuthorType.AGENT, author_agent=agent, body_text=body, at=at,
     )
+
+
+# Delivery moves forward only: a late "delivered" never undoes "read". A failure counts
+# unless the provider already confirmed delivery.
+_STATUS_RANK = {
+    Message.DeliveryStatus.QUEUED: 0,
+    Message.DeliveryStatus.SENT: 1,
+    Message.DeliveryStatus.FAILED: 1,
+    Message.DeliveryStatus.DELIVERED: 2,
+    Message.DeliveryStatus.READ: 3,
+}
+
+
+def message_status_update(*, inbox: Inbox, external_id: str, status: str,
+                          error: str = "") -> Message | None:
+    """Apply a provider's status callback to our outbound message; ignores unknown ids and
+    anything that would move the status backwards. Returns the message if it changed."""
+    if status not in _STATUS_RANK:
+        raise InvalidInput(f"Unknown delivery status {status!r}.")
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update().select_related("ticket")
+            .filter(inbox=inbox, external_id=external_id,
+                    direction=Message.Direction.OUTBOUND).first()
+        )
+        if message is None or message.delivery_status == status:
+            return None
+        current = _STATUS_RANK.get(message.delivery_status, 0)
+        if _STATUS_RANK[status] < current or (
+            status == Message.DeliveryStatus.FAILED and current > 1
+        ) or (message.delivery_status == Message.DeliveryStatus.FAILED
+              and status == Message.DeliveryStatus.SENT):
+            return None
+        message.delivery_status = status
+        message.delivery_error = error if status == Message.DeliveryStatus.FAILED else ""
+        message.save(update_fields=["delivery_status", "delivery_error"])
+        message_publish(message, MESSAGE_UPDATED)
+    return message
+
+
+@transaction.atomic
+def message_attachment_add(*, message: Message, data: AttachmentData) -> Attachment:
+    """Attach a file fetched after the message was stored (provider media)."""
+    attachment = Attachment(message=message, name=data.name, content_type=data.content_type,
+                            size=len(data.content), content_id=data.content_id)
+    attachment.file.save(data.name, ContentFile(data.content), save=False)
+    attachment.save()
+    message_publish(message, MESSAGE_UPDATED)
+    return attachment

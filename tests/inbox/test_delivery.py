@@ -97,3 +97,32 @@ def test_already_sent_message_is_not_sent_twice(queued_reply, sender):
     message_deliver.apply(args=[queued_reply.pk])
     assert len(calls) == 1
     assert Message.objects.get(pk=queued_reply.pk).delivery_status == "sent"
+
+
+@pytest.mark.parametrize("sequence,final", [
+    (["delivered", "read"], "read"),
+    (["read", "delivered"], "read"),  # out of order: never backwards
+    (["delivered", "sent"], "delivered"),
+    (["failed"], "failed"),
+    (["delivered", "failed"], "delivered"),
+    (["failed", "sent"], "failed"),
+    (["failed", "delivered"], "delivered"),
+])
+def test_status_callbacks_never_move_backwards(queued_reply, sequence, final):
+    from inbox.services import message_status_update
+
+    Message.objects.filter(pk=queued_reply.pk).update(delivery_status="sent",
+                                                      external_id="prov-1")
+    for status in sequence:
+        message_status_update(inbox=queued_reply.inbox, external_id="prov-1", status=status,
+                              error="rejected" if status == "failed" else "")
+    queued_reply.refresh_from_db()
+    assert queued_reply.delivery_status == final
+    assert queued_reply.delivery_error == ("rejected" if final == "failed" else "")
+
+
+def test_status_callback_for_unknown_id_is_ignored(queued_reply):
+    from inbox.services import message_status_update
+
+    assert message_status_update(inbox=queued_reply.inbox, external_id="nope",
+                                 status="read") is None
