@@ -1,6 +1,8 @@
 """The README's first command, end to end: `manage.py up` on embedded defaults (SQLite, no
 Redis) serves the API with demo data and runs a real Celery worker that delivers replies."""
 
+import email
+import email.policy
 import os
 import re
 import socket
@@ -78,7 +80,15 @@ def test_up_serves_demo_data_and_runs_the_worker(stack):
             break
         time.sleep(0.5)
     assert messages[0]["delivery_status"] == "sent", messages[0]["delivery_error"]
-    sent = "".join(path.read_text(errors="replace") for path in (var / "sent-mail").iterdir())
-    assert "Thanks, on it" in sent and f"[#{email_ticket['id']}]" in sent
+    mails = [
+        email.message_from_bytes(block, policy=email.policy.default)
+        for path in (var / "sent-mail").iterdir()
+        for block in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n") if block.strip()
+    ]
+    assert any(
+        f"[#{email_ticket['id']}]" in str(m["Subject"])
+        and "Thanks, on it" in m.get_body(("plain",)).get_content()
+        for m in mails
+    )
     assert httpx.get(f"{base}/api/docs/").status_code == 200
     assert httpx.get(f"{base}/admin/login/").status_code == 200
