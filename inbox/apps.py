@@ -8,3 +8,6 @@ class InboxConfig(AppConfig):
     def ready(self):
         # Channel adapters register their outbound senders on import.
         from .channels.email import send  # noqa: F401
+        from .channels.meta import messenger, whatsapp  # noqa: F401
+        from .channels.telegram import adapter as _telegram  # noqa: F401
+        from .channels.twilio import adapter as _twilio  # noqa: F401

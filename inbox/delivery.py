@@ -14,7 +14,11 @@ _senders: dict[str, Sender] = {}
 
 
 class TransientDeliveryError(Exception):
-    pass
+    """Worth retrying; `retry_after`: the seconds the provider asked us to wait, if it did."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentDeliveryError(Exception):

@@ -35,6 +35,8 @@ def message_deliver(self, message_id: int) -> None:
             return
         message.delivery_error = str(exc)
         message.save(update_fields=["delivery_error"])
+        if exc.retry_after:  # the provider's rate limit says when, not our backoff
+            raise self.retry(exc=exc, countdown=exc.retry_after)
         raise
     except PermanentDeliveryError as exc:
         _delivery_record(message, Message.DeliveryStatus.FAILED, error=str(exc))

@@ -215,6 +215,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # httpx logs every request URL at INFO, and the Telegram Bot API puts the bot token in it.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }
 
 # --- Email ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from django.contrib.auth.password_validation import validate_password
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..channels.meta import reply_window
 from ..models import Agent, Channel, Contact, ContactIdentity, Inbox, Message, Team, Ticket
 from ..presenters import message_payload
 
@@ -63,6 +64,22 @@ class TicketSerializer(serializers.ModelSerializer):
 
 class TicketDetailSerializer(TicketSerializer):
     contact = ContactSerializer(read_only=True)
+    reply_window = serializers.SerializerMethodField()
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "reply_window"]
+
+    @extend_schema_field({
+        "type": "object", "nullable": True,
+        "description": "Set when a reply would go out on a channel with a messaging window "
+                       "(WhatsApp: free-form text only within 24 h of the customer's last "
+                       "message).",
+        "properties": {"channel": {"type": "string"}, "open": {"type": "boolean"},
+                       "closes_at": {"type": "string", "format": "date-time",
+                                     "nullable": True}},
+    })
+    def get_reply_window(self, ticket) -> dict | None:
+        return reply_window(ticket)
 
 
 class AuthorSerializer(serializers.Serializer):
