@@ -30,9 +30,11 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: list[tu
     if connection.vendor != "postgresql":
         model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
         return
-    # Fields the caller leaves out get their model defaults, as with bulk_create.
+    # Fields the caller leaves out get their model defaults, as with bulk_create (columns
+    # left out of the COPY are NULL, so None defaults need no column).
     omitted = [f for f in model._meta.concrete_fields
-               if f.attname not in columns and not f.primary_key]
+               if f.attname not in columns and not f.primary_key
+               and (callable(f.default) or f.get_default() is not None)]
     defaults_per_row = any(callable(f.default) for f in omitted)
     defaults = tuple(f.get_default() for f in omitted)
     fields = [*(model._meta.get_field(name) for name in columns), *omitted]
@@ -42,11 +44,14 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: list[tu
            "FROM STDIN")
     with connection.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
-            if defaults_per_row:
-                defaults = tuple(f.get_default() for f in omitted)
-            row = [*row, *defaults]
-            for position in json_positions:
-                row[position] = json.dumps(row[position], ensure_ascii=False)
+            if omitted:
+                if defaults_per_row:
+                    defaults = tuple(f.get_default() for f in omitted)
+                row = (*row, *defaults)
+            if json_positions:
+                row = list(row)
+                for position in json_positions:
+                    row[position] = json.dumps(row[position], ensure_ascii=False)
             copy.write_row(row)
 
 
