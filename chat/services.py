@@ -100,7 +100,12 @@ def _identify(inbox: Inbox, contact: Contact, user: VisitorClaim) -> tuple[Conta
         owner = ContactIdentity.objects.filter(
             kind=ContactIdentity.Kind.EXTERNAL, value=user.id
         ).select_related("contact").first()
-        if owner and owner.contact_id != contact.pk:
+        if owner and not owner.verified:
+            # An unverified claim proves nothing (anyone may have made it first): the
+            # customer who signs the id takes it over, and nothing is merged.
+            owner.contact, owner.verified = contact, True
+            owner.save(update_fields=["contact", "verified"])
+        elif owner and owner.contact_id != contact.pk:
             # The customer is known: their anonymous chat so far joins their contact.
             contact_merge(source=contact, target=owner.contact, by=None)
             contact = owner.contact

@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/widget/v1/attachments/<int:attachment_id>", api.AttachmentView.as_view(),
          name="widget-attachment"),
     path("widget.js", views.widget_js, name="widget-js"),
+    path("widget-demo/", views.widget_demo, name="widget-demo"),
 ]

@@ -2,7 +2,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.http import FileResponse, JsonResponse
+from django.conf import settings
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -58,3 +60,16 @@ def widget_config(request):
         })
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@require_GET
+def widget_demo(request):
+    """A host page for trying the widget by hand (DEBUG only): `/widget-demo/?inbox=KEY`,
+    with hostile page CSS that a widget without style isolation would not survive."""
+    if not settings.DEBUG:
+        raise Http404
+    key = request.GET.get("inbox") or Inbox.objects.filter(
+        kind=Inbox.Kind.WIDGET).order_by("pk").values_list("key", flat=True).first()
+    return render(request, "widget_demo.html", {
+        "inbox_key": key, "locale": request.GET.get("locale", ""),
+    })
