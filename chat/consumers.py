@@ -124,10 +124,19 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
 @database_sync_to_async
 def _hello(token: str, origin: str | None):
     session = services.widget_session_get(token=token)
-    if session is None:
-        return None, None
-    services.origin_check(inbox=session.inbox, origin=origin)
-    return session, services.visitor_ticket_summaries(session=session)
+    if session is not None:
+        services.origin_check(inbox=session.inbox, origin=origin)
+    return session
+
+
+@database_sync_to_async
+def _summaries(session):
+    return services.visitor_ticket_summaries(session=session)
+
+
+@database_sync_to_async
+def _visible(session, ticket_id) -> bool:
+    return services.visitor_tickets(session=session).filter(pk=ticket_id).exists()
 
 
 @database_sync_to_async
@@ -212,7 +221,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def on_hello(self, frame):
         origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode() or None
         try:
-            session, tickets = await _hello(str(frame.get("token") or ""), origin)
+            session = await _hello(str(frame.get("token") or ""), origin)
         except services.Forbidden:
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
@@ -221,8 +230,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             return
         self.session = session
         self.hello_timer.cancel()
+        # Join before listing, so a conversation created in between is not missed.
         self.group = contact_group(session.contact.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        tickets = await _summaries(session)
+        self.visible = {ticket["id"]: True for ticket in tickets}
         await self.send_json({"type": "welcome", "visitor_id": session.visitor_id,
                               "tickets": tickets})
 
@@ -265,12 +277,21 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def live_event(self, event):
         """Events for the contact's group: new public messages, agents typing and reading."""
         kind, payload = event["event"], event["payload"]
+        if not await self._may_see(payload.get("ticket_id")):
+            return
         if kind == MESSAGE_NEW:
             await self.send_json({"type": "message.new", "message": visitor_payload(payload)})
         elif kind == "typing" and payload.get("by") == "agent":
             await self.send_json({"type": "typing", **payload})
         elif kind == "read" and payload.get("by") == "agent":
             await self.send_json({"type": "read", **payload})
+
+    async def _may_see(self, ticket_id) -> bool:
+        """The contact's group also carries their email tickets: a visitor sees only the
+        conversations the widget lists (checked once per ticket, then cached)."""
+        if ticket_id not in self.visible:
+            self.visible[ticket_id] = await _visible(self.session, ticket_id)
+        return self.visible[ticket_id]
 
     async def _error(self, code, message, client_id=None):
         frame = {"type": "error", "code": code, "message": message}

@@ -63,7 +63,12 @@ def widget_session_start(*, inbox_key: str, token: str | None = None,
     origin_check(inbox=inbox, origin=origin)
     previous = widget_session_get(token=token) if token else None
     with transaction.atomic():
-        if previous is not None and previous.inbox_id == inbox.pk:
+        switching_user = (
+            previous is not None and previous.verified_user_id and user is not None
+            and user.id != previous.verified_user_id
+        )
+        # Another signed-in customer on the same browser starts afresh: never merge two.
+        if previous is not None and previous.inbox_id == inbox.pk and not switching_user:
             visitor_id, contact = previous.visitor_id, previous.contact
         else:
             visitor_id = uuid.uuid4().hex
@@ -80,7 +85,8 @@ def widget_session_start(*, inbox_key: str, token: str | None = None,
         session = WidgetSession.objects.create(
             inbox=inbox, contact=contact, visitor_id=visitor_id,
             token_hash=token_digest(raw_token),
-            verified_user_id=verified_id or (previous.verified_user_id if previous else ""),
+            verified_user_id=verified_id or (
+                previous.verified_user_id if previous and not switching_user else ""),
             expires_at=timezone.now() + SESSION_LIFETIME,
         )
     return session, raw_token

@@ -117,7 +117,13 @@ class Daphne:
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=20)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                # Seen on a loaded machine: the reactor had stopped but the interpreter did
+                # not exit. A stuck process must not outlive the test (or its database).
+                self.process.kill()
+                self.process.wait(timeout=10)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
