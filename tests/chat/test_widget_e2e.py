@@ -183,7 +183,12 @@ def world(daphne):
     return inbox, agent_token, response.json()["token"]
 
 
+# Waits are upper bounds, met early on an idle machine; CI machines are shared and slow.
+SLOW = float(os.environ.get("SWITCHBOARD_TEST_SLOWDOWN", "3"))
+
+
 async def wait_until(condition, timeout: float, what: str, daphne: Daphne | None = None):
+    timeout *= SLOW
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -221,7 +226,7 @@ class WidgetClient:
 
     async def start(self) -> "WidgetClient":
         self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self.ready.wait(), 10)
+        await asyncio.wait_for(self.ready.wait(), 10 * SLOW)
         return self
 
     async def stop(self) -> None:
@@ -333,7 +338,7 @@ class WidgetClient:
 
     async def send_then_drop_before_ack(self, body: str) -> str:
         """Send; the server commits and acks; the connection dies before the ack is read."""
-        await asyncio.wait_for(self.ready.wait(), 10)
+        await asyncio.wait_for(self.ready.wait(), 10 * SLOW)
         self._ack_passed.clear()
         client_id = str(uuid.uuid4())
         self._lose_frames_until_ack = client_id
@@ -341,7 +346,7 @@ class WidgetClient:
                  "body": body, "attachments": []}
         self.outbox[client_id] = self.frames[client_id] = frame
         await self._transmit(frame)
-        await asyncio.wait_for(self._ack_passed.wait(), 10)
+        await asyncio.wait_for(self._ack_passed.wait(), 10 * SLOW)
         self.drop()
         return client_id
 
@@ -436,7 +441,7 @@ def test_daphne_killed_mid_stream_the_client_fills_the_gap_with_sync(daphne, wor
         # The visitor's network comes back later than the server: these go unseen live.
         posted += [await agent.reply(client.ticket_id, f"reply {n:02d}") for n in range(21, 31)]
         client.may_connect.set()
-        await asyncio.wait_for(client.ready.wait(), 10)
+        await asyncio.wait_for(client.ready.wait(), 10 * SLOW)
         posted += [await agent.reply(client.ticket_id, f"reply {n:02d}") for n in range(31, 61)]
         await wait_until(lambda: client.contiguous == 61, 15, "all 60 replies", daphne)
         await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive by now
