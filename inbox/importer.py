@@ -17,6 +17,7 @@ from django.core.validators import validate_email, validate_slug
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 
+from . import domain_events
 from .errors import ServiceError
 from .models import Agent, Channel, Contact, Inbox, Message, Ticket, TicketEvent
 from .services.contacts import Identity, contact_resolve
@@ -277,7 +278,7 @@ def ticket_import(*, line: TicketLine) -> ImportOutcome:
     if Ticket.objects.filter(external_id=line.external_id).exists():
         return ImportOutcome.SKIPPED
     try:
-        with transaction.atomic():
+        with transaction.atomic(), domain_events.muted():
             _ticket_write(line)
     except IntegrityError as error:
         # A concurrent import of the same external_id won the unique constraint.
@@ -326,7 +327,8 @@ def _ticket_write(line: TicketLine) -> None:
         elif isinstance(step.entry, EventLine):
             ticket = _event_write(ticket=ticket, event=step.entry, agents=agents, where=step.where)
         else:
-            _survey_write(ticket=ticket, survey=step.entry, answered=step.answered)
+            _survey_write(ticket=ticket, survey=step.entry, answered=step.answered,
+                          key=f"import:{line.external_id}:{step.where}")
     Ticket.objects.filter(pk=ticket.pk).update(last_activity_at=steps[-1].at)
 
 
@@ -383,15 +385,19 @@ def _event_write(*, ticket: Ticket, event: EventLine, agents: dict[str, Agent],
                              at=event.at)
 
 
-def _survey_write(*, ticket: Ticket, survey: SurveyLine, answered: bool) -> None:
-    # No survey model yet: the log keeps the history so reports can be recomputed from it.
+def _survey_write(*, ticket: Ticket, survey: SurveyLine, key: str, answered: bool) -> None:
+    # Reports read surveys from the log, so imported history counts like live answers.
+    # `invitation` pairs an answer with its invitation, as live surveys do.
     if answered:
-        TicketEvent.objects.create(ticket=ticket, type=TicketEvent.Type.SURVEY_ANSWERED,
-                                   at=survey.answered_at,
-                                   data={"kind": survey.kind, "score": survey.score})
+        TicketEvent.objects.create(
+            ticket=ticket, type=TicketEvent.Type.SURVEY_ANSWERED, at=survey.answered_at,
+            data={"kind": survey.kind, "score": survey.score, "invitation": key},
+        )
     else:
-        TicketEvent.objects.create(ticket=ticket, type=TicketEvent.Type.SURVEY_SENT,
-                                   at=survey.sent_at, data={"kind": survey.kind})
+        TicketEvent.objects.create(
+            ticket=ticket, type=TicketEvent.Type.SURVEY_SENT, at=survey.sent_at,
+            data={"kind": survey.kind, "invitation": key},
+        )
 
 
 def _inbox_get_or_create(*, slug: str, channel: str) -> Inbox:

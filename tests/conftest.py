@@ -66,3 +66,19 @@ def live_events(monkeypatch, django_capture_on_commit_callbacks):
             yield sent
 
     return capture
+
+
+@pytest.fixture
+def domain_event_log():
+    """Every domain event dispatched during the test, as (event, data) in order."""
+    from inbox import domain_events
+
+    log = []
+    events = (domain_events.TICKET_CREATED, domain_events.TICKET_RESOLVED,
+              domain_events.TICKET_REOPENED, domain_events.MESSAGE_CREATED)
+    handlers = {event: (lambda event=event, **data: log.append((event, data))) for event in events}
+    for event, handler in handlers.items():
+        domain_events.subscribe(event, handler)
+    yield log
+    for event, handler in handlers.items():
+        domain_events.unsubscribe(event, handler)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "inbox",
     "chat",
     "surveys",
+    "desk",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from .ingest import AttachmentData, EmailThreadRefs, Identity, InboundMessage, m
 from .messages import message_attachment_add, message_reply, message_status_update, note_add
 from .tickets import (
     ticket_assign,
+    ticket_event_record,
     ticket_label,
     ticket_set_priority,
     ticket_set_status,
@@ -26,6 +27,7 @@ __all__ = [
     "message_status_update",
     "note_add",
     "ticket_assign",
+    "ticket_event_record",
     "ticket_label",
     "ticket_set_priority",
     "ticket_set_status",

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .. import domain_events
 from ..errors import NotFound
 from ..models import MESSAGING_CHANNELS, Channel, Contact, Inbox, Message, Ticket, TicketEvent
 from ..presenters import ticket_summary_payload
@@ -176,21 +177,23 @@ def _ticket_open(
         channel=data.channel, parent=parent, team=data.inbox.team, created_at=at,
         last_activity_at=at,
     )
-    TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket, type=TicketEvent.Type.CREATED, at=at,
         data={"channel": data.channel, "parent": parent.pk if parent else None},
     )
     publish([inbox_group(ticket.inbox_id)], TICKET_CREATED, ticket_summary_payload(ticket))
+    domain_events.emit(domain_events.TICKET_CREATED, ticket_id=ticket.pk, event_id=event.pk)
     return ticket
 
 
 def _ticket_reopen(ticket: Ticket, at: datetime) -> None:
     Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.OPEN, resolved_at=None)
     ticket.status, ticket.resolved_at = Ticket.Status.OPEN, None
-    TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket, type=TicketEvent.Type.REOPENED, at=at, data={"by": "customer"}
     )
     _ticket_updated_publish(ticket)
+    domain_events.emit(domain_events.TICKET_REOPENED, ticket_id=ticket.pk, event_id=event.pk)
 
 
 def _ticket_status_to_open(ticket: Ticket, at: datetime) -> None:

@@ -8,6 +8,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from .. import domain_events
 from ..errors import InvalidInput
 from ..models import Agent, Attachment, Channel, ContactIdentity, Inbox, Message, Ticket, TicketEvent
 from ..presenters import message_payload
@@ -100,6 +101,7 @@ def message_append(
         data={"author_type": author_type, "channel": channel},
     )
     message_publish(message)
+    domain_events.emit(domain_events.MESSAGE_CREATED, ticket_id=ticket.pk, message_id=message.pk)
     return message
 
 

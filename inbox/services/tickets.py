@@ -3,6 +3,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from .. import domain_events
 from ..errors import InvalidInput
 from ..models import Agent, Label, Team, Ticket, TicketEvent
 from ..presenters import ticket_summary_payload
@@ -12,6 +13,11 @@ from ..realtime import TICKET_UPDATED, inbox_group, publish, ticket_group
 _STATUS_EVENT = {
     Ticket.Status.RESOLVED: TicketEvent.Type.RESOLVED,
     Ticket.Status.CLOSED: TicketEvent.Type.CLOSED,
+}
+# Which log entries other apps hear about (surveys, outbound webhooks).
+_STATUS_DOMAIN_EVENT = {
+    TicketEvent.Type.RESOLVED: domain_events.TICKET_RESOLVED,
+    TicketEvent.Type.REOPENED: domain_events.TICKET_REOPENED,
 }
 
 
@@ -75,10 +81,12 @@ def ticket_set_status(*, ticket: Ticket, status: str, by: Agent | None,
         ticket.resolved_at = at
     elif status != Ticket.Status.CLOSED:
         ticket.resolved_at = None
-    TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket, type=event_type, at=at, actor=by, data={"from": previous, "to": status}
     )
     _changed(ticket, ["status", "snoozed_until", "resolved_at"])
+    if event_type in _STATUS_DOMAIN_EVENT:
+        domain_events.emit(_STATUS_DOMAIN_EVENT[event_type], ticket_id=ticket.pk, event_id=event.pk)
     return ticket
 
 
@@ -174,3 +182,14 @@ def ticket_update(*, ticket: Ticket, by: Agent | None, **changes) -> Ticket:
     if "labels" in changes:
         ticket = ticket_label(ticket=ticket, by=by, replace=changes["labels"])
     return ticket
+
+
+def ticket_event_record(*, ticket: Ticket, type: str, data: dict, at: datetime | None = None,
+                        actor: Agent | None = None) -> TicketEvent:
+    """Append a log entry whose meaning another app owns (a survey sent or answered), so
+    reports and the timeline read one history."""
+    if type not in TicketEvent.Type.values:
+        raise InvalidInput(f"Unknown event type {type!r}.", fields={"type": ["unknown"]})
+    return TicketEvent.objects.create(
+        ticket=ticket, type=type, data=data, at=at or timezone.now(), actor=actor
+    )

@@ -113,8 +113,10 @@ def test_full_line_imports_contact_inbox_agents_ticket_messages_and_events(tmp_p
         ("resolved", at("2026-01-05T10:40:00Z"), {"from": "open", "to": "resolved"}),
         # A message and a survey at the same time: the message first.
         ("message_out", at("2026-01-05T10:45:00Z"), {"author_type": "bot", "channel": "email"}),
-        ("survey_sent", at("2026-01-05T10:45:00Z"), {"kind": "csat"}),
-        ("survey_answered", at("2026-01-05T12:00:00Z"), {"kind": "csat", "score": 4}),
+        ("survey_sent", at("2026-01-05T10:45:00Z"),
+         {"kind": "csat", "invitation": "import:Z-1001:surveys[0]"}),
+        ("survey_answered", at("2026-01-05T12:00:00Z"),
+         {"kind": "csat", "score": 4, "invitation": "import:Z-1001:surveys[0]"}),
     ]
     message_events = ticket.events.filter(message__isnull=False).order_by("at", "id")
     assert [e.message.seq for e in message_events] == [1, 2, 3, 4]
@@ -329,7 +331,7 @@ def test_assignment_pending_snooze_and_close_follow_the_live_event_rules(tmp_pat
         ("status_changed", {"from": "snoozed", "to": "open"}),
         ("assigned", {"agent": cy.pk, "from": bo.pk}),
         ("resolved", {"from": "open", "to": "resolved"}),
-        ("survey_sent", {"kind": "nps"}),
+        ("survey_sent", {"kind": "nps", "invitation": "import:P-1:surveys[0]"}),
         ("reopened", {"from": "resolved", "to": "pending"}),
         ("status_changed", {"from": "pending", "to": "snoozed"}),
     ]
@@ -367,3 +369,14 @@ def test_snooze_without_end_lasts_until_the_customer_writes(tmp_path):
     assert (out, err) == ("imported=1 skipped=0 bad=0\n", "")
     ticket = Ticket.objects.get(external_id="S-1")
     assert (ticket.status, ticket.snoozed_until) == ("snoozed", None)
+
+
+
+def test_an_import_notifies_no_subscriber(tmp_path, domain_event_log, django_capture_on_commit_callbacks):
+    """Replayed history is not news: no survey or integration hears of imported events."""
+    with django_capture_on_commit_callbacks(execute=True):
+        out, _ = run_import(tmp_path, ticket_line("MUTE-1", events=[
+            {"type": "resolved", "at": "2026-01-05T10:40:00Z"}]))
+    assert out == "imported=1 skipped=0 bad=0\n"
+    assert Ticket.objects.get(external_id="MUTE-1").status == "resolved"
+    assert domain_event_log == []
