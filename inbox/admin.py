@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from .channels.email.ingest import quarantine_reprocess
 from .channels.email.models import MailboxState, QuarantinedEmail
+from .webhooks.models import WebhookDelivery, WebhookEndpoint
 from .services import ticket_label, ticket_update
 from .models import (
     Agent,
@@ -166,3 +167,22 @@ class QuarantinedEmailAdmin(admin.ModelAdmin):
 class MailboxStateAdmin(admin.ModelAdmin):
     list_display = ["inbox", "folder", "uidvalidity", "last_uid", "last_polled_at", "last_error"]
     readonly_fields = ["uidvalidity", "last_uid", "last_polled_at", "last_error"]
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = ["created_at", "event", "status", "attempts", "response_status", "error"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["name", "url", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    filter_horizontal = ["inboxes"]
+    readonly_fields = ["secret", "created_at"]
+    inlines = [WebhookDeliveryInline]

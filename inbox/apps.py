@@ -11,3 +11,6 @@ class InboxConfig(AppConfig):
         from .channels.meta import messenger, whatsapp  # noqa: F401
         from .channels.telegram import adapter as _telegram  # noqa: F401
         from .channels.twilio import adapter as _twilio  # noqa: F401
+        from .services.webhooks import webhooks_subscribe
+
+        webhooks_subscribe()

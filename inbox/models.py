@@ -402,3 +402,4 @@ class TicketEvent(models.Model):
 
 # Channel-specific models live beside their adapters; importing them here registers them.
 from .channels.email.models import MailboxState, QuarantinedEmail  # noqa: E402, F401
+from .webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

@@ -67,3 +67,4 @@ def tickets_unsnooze_due() -> int:
 # Celery's autodiscovery imports only `<app>.tasks`: channel adapters' tasks register here.
 from .channels.email import tasks as _email_tasks  # noqa: E402, F401
 from .channels import tasks as _channel_tasks  # noqa: E402, F401
+from .webhooks import tasks as _webhook_tasks  # noqa: E402, F401

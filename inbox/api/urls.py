@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import views
+from .webhooks import WebhookEndpointViewSet
 
 app_name = "api"
 
@@ -9,6 +10,7 @@ router = SimpleRouter()
 router.register("inboxes", views.InboxViewSet, basename="inbox")
 router.register("agents", views.AgentViewSet, basename="agent")
 router.register("teams", views.TeamViewSet, basename="team")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("tickets/", views.TicketListView.as_view(), name="ticket-list"),

@@ -13,6 +13,7 @@ from .tickets import (
     ticket_update,
     tickets_unsnooze_due,
 )
+from .webhooks import webhook_event_emit
 
 __all__ = [
     "AttachmentData",
@@ -34,4 +35,5 @@ __all__ = [
     "ticket_set_team",
     "ticket_update",
     "tickets_unsnooze_due",
+    "webhook_event_emit",
 ]
