@@ -3,6 +3,7 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .errors import NotFound
+from .search import ticket_search_filter
 from .models import Agent, Contact, ContactIdentity, Inbox, Label, Message, Ticket, TicketEvent
 
 
@@ -65,20 +66,8 @@ def ticket_list_for_agent(
     if channel:
         tickets = tickets.filter(channel=channel)
     if q:
-        tickets = tickets.filter(_ticket_search(q))
+        tickets = tickets.filter(ticket_search_filter(q))
     return tickets.select_related("contact", "assignee", "inbox").prefetch_related("labels")
-
-
-def _ticket_search(q: str) -> Q:
-    q = q.strip()
-    matches = Q(subject__icontains=q) | Q(contact__name__icontains=q)
-    matches |= Exists(
-        ContactIdentity.objects.filter(contact_id=OuterRef("contact_id"), value__icontains=q)
-    )
-    matches |= Exists(Message.objects.filter(ticket_id=OuterRef("pk"), body_text__icontains=q))
-    if q.lstrip("#").isdigit():
-        matches |= Q(pk=int(q.lstrip("#")))
-    return matches
 
 
 def message_list(*, ticket: Ticket, after_seq: int = 0, include_notes: bool) -> QuerySet[Message]:
