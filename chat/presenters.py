@@ -5,9 +5,13 @@ from django.urls import reverse
 from inbox.models import Message
 from inbox.presenters import message_payload
 
+# What the widget's rating card needs of a survey invitation (see surveys.services).
+SURVEY_CARD_FIELDS = ("kind", "min", "max", "question", "url")
 
-def visitor_payload(agent_payload: dict) -> dict:
-    """Narrow the shared message payload to the visitor's view."""
+
+def visitor_payload(agent_payload: dict, survey: dict | None = None) -> dict:
+    """Narrow the shared message payload to the visitor's view; `survey` (a survey
+    invitation's metadata) lets the widget draw a rating card."""
     author = agent_payload["author"]
     payload = {
         "id": agent_payload["id"],
@@ -25,8 +29,14 @@ def visitor_payload(agent_payload: dict) -> dict:
     }
     if agent_payload["direction"] == Message.Direction.INBOUND:
         payload["client_id"] = agent_payload["client_id"]
+    survey = survey or agent_payload.get("survey")
+    if survey:
+        payload["survey"] = {key: survey[key] for key in SURVEY_CARD_FIELDS}
     return payload
 
 
 def visitor_message(message: Message) -> dict:
-    return visitor_payload(message_payload(message))
+    survey = (message.metadata or {}).get("survey")
+    if message.author_type != Message.AuthorType.SYSTEM:
+        survey = None
+    return visitor_payload(message_payload(message), survey)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("hooks/email/", include("inbox.channels.email.urls")),
     path("hooks/", include("inbox.channels.urls")),
     path("", include("chat.urls")),
+    path("", include("surveys.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", include("inbox.health_urls")),

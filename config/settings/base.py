@@ -139,6 +139,9 @@ CELERY_BEAT_SCHEDULE = {
     "imap-poll-all": {"task": "inbox.channels.email.tasks.imap_poll_all", "schedule": 60.0},
     # Widget replies left unread are emailed to the customer (docs/widget.md).
     "offline-emails": {"task": "chat.tasks.offline_emails_send_due", "schedule": 60.0},
+    # Survey invitations whose task was lost go out anyway; NPS campaigns daily (docs/surveys.md).
+    "surveys-send-due": {"task": "surveys.tasks.survey_send_due", "schedule": 300.0},
+    "surveys-nps-campaign": {"task": "surveys.tasks.nps_campaign_run", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -6,6 +6,7 @@ from .messages import message_attachment_add, message_reply, message_status_upda
 from .tickets import (
     ticket_assign,
     ticket_event_record,
+    ticket_follow_up_open,
     ticket_label,
     ticket_set_priority,
     ticket_set_status,
@@ -29,6 +30,7 @@ __all__ = [
     "note_add",
     "ticket_assign",
     "ticket_event_record",
+    "ticket_follow_up_open",
     "ticket_label",
     "ticket_set_priority",
     "ticket_set_status",

@@ -7,7 +7,7 @@ from .. import domain_events
 from ..errors import InvalidInput
 from ..models import Agent, Label, Team, Ticket, TicketEvent
 from ..presenters import ticket_summary_payload
-from ..realtime import TICKET_UPDATED, inbox_group, publish, ticket_group
+from ..realtime import TICKET_CREATED, TICKET_UPDATED, inbox_group, publish, ticket_group
 
 # What a move to each status writes to the event log (a move out of resolved/closed is a reopen).
 _STATUS_EVENT = {
@@ -193,3 +193,22 @@ def ticket_event_record(*, ticket: Ticket, type: str, data: dict, at: datetime |
     return TicketEvent.objects.create(
         ticket=ticket, type=type, data=data, at=at or timezone.now(), actor=actor
     )
+
+
+@transaction.atomic
+def ticket_follow_up_open(*, ticket: Ticket, subject: str, by: Agent | None,
+                          at: datetime | None = None) -> Ticket:
+    """Open a new ticket linked to `ticket` (its `parent`), same inbox, contact, channel
+    and team: follow-up work that must not reopen the original."""
+    at = at or timezone.now()
+    follow_up = Ticket.objects.create(
+        inbox=ticket.inbox, contact=ticket.contact, subject=subject[:500], channel=ticket.channel,
+        parent=ticket, team=ticket.team, created_at=at, last_activity_at=at,
+    )
+    event = TicketEvent.objects.create(
+        ticket=follow_up, type=TicketEvent.Type.CREATED, at=at, actor=by,
+        data={"channel": ticket.channel, "parent": ticket.pk},
+    )
+    publish([inbox_group(follow_up.inbox_id)], TICKET_CREATED, ticket_summary_payload(follow_up))
+    domain_events.emit(domain_events.TICKET_CREATED, ticket_id=follow_up.pk, event_id=event.pk)
+    return follow_up

@@ -507,6 +507,7 @@
     if (m.seq === ticket.synced + 1) ticket.synced = m.seq;
     else if (live && m.seq > ticket.synced + 1) syncRequest(ticket); // a gap: fill it
     if (live && !ticket.confirmed && !ticket.syncing) syncRequest(ticket);
+    if (live && isNew && m.author && m.author.type === "system" && !m.survey) surveyFetch(m);
     if (isNew && m.direction === "outbound") {
       ticket.typing = null;
       if (live && !threadVisible(ticket)) ticket.unread += 1;
@@ -515,6 +516,17 @@
       render();
       readMaybe();
     }
+  }
+
+  // Live events carry the shape agents see, without a survey invitation's rating card:
+  // the visitor's own view of a system message has it.
+  async function surveyFetch(m) {
+    try {
+      const page = await request("GET", `/tickets/${m.ticket_id}/messages?after_seq=${m.seq - 1}`);
+      const full = (page.results || []).find((x) => x.id === m.id);
+      if (full && full.survey) messagePut(full, { live: false });
+      render();
+    } catch (_) { /* the text with its link stays */ }
   }
 
   function typingHandle(frame) {
@@ -1124,6 +1136,12 @@ header button:focus-visible { outline-color: var(--on-brand); outline-offset: -3
 .msg.mine .bubble { background: var(--brand); color: var(--on-brand); border-color: transparent;
   border-bottom-right-radius: 6px; }
 .msg.theirs .bubble { border-bottom-left-radius: 6px; }
+.survey p { margin: 0 0 8px; white-space: normal; }
+.survey .scores { display: flex; flex-wrap: wrap; gap: 6px; }
+.survey .score { min-width: 32px; padding: 6px 0; text-align: center; border-radius: 8px;
+  border: 1px solid var(--line); text-decoration: none; font-weight: 600; }
+.survey .score:hover, .survey .score:focus-visible { background: var(--brand);
+  color: var(--on-brand); border-color: transparent; }
 .msg.pending .bubble { opacity: .75; }
 .msg.failed .bubble { background: #fff; color: var(--danger); border-color: #f3b8b2; }
 .meta { font-size: 11px; color: var(--muted); margin: 3px 6px 0; display: flex; gap: 6px;
@@ -1437,7 +1455,8 @@ textarea::placeholder, input::placeholder { color: #6b7280; opacity: 1; }
         previous.author.name !== m.author.name ||
         Date.parse(m.created_at) - Date.parse(previous.created_at) > 5 * 60 * 1000;
       const seen = m === lastMine && ticket.agentReadSeq >= m.seq && !pending.length;
-      const sig = [m.id, m.seq, m.body, m.attachments.length, head, seen, state.locale].join("|");
+      const sig = [m.id, m.seq, m.body, m.attachments.length, head, seen, state.locale,
+                   m.survey ? m.survey.url : ""].join("|");
       items.push(cached("m" + m.id, sig, () => messageNode(m, { head, seen })));
       previous = m;
     }
@@ -1481,7 +1500,7 @@ textarea::placeholder, input::placeholder { color: #6b7280; opacity: 1; }
     const via = mine && m.channel && m.channel !== "widget" ? " · " + t("via", { channel: m.channel }) : "";
     const col = h("div", { class: "col" },
       head && !mine ? h("span", { class: "author" }, author) : null,
-      h("div", { class: "bubble" },
+      m.survey ? surveyCard(m.survey) : h("div", { class: "bubble" },
         m.body ? richText(m.body) : null,
         m.attachments.length ? h("div", { class: "files" }, m.attachments.map(attachmentNode)) : null),
       h("span", { class: "meta" },
@@ -1493,6 +1512,18 @@ textarea::placeholder, input::placeholder { color: #6b7280; opacity: 1; }
       : h("span", { class: "spacer" });
     return h("div", { class: `msg ${mine ? "mine" : "theirs"}${head ? " group-start" : ""}` },
              avatar, col);
+  }
+
+  // A post-resolution survey: one button per score, each opening the survey page with
+  // that score recorded (the page takes a comment and lets the answer be changed).
+  function surveyCard(survey) {
+    const scores = [];
+    for (let score = survey.min; score <= survey.max; score += 1) {
+      scores.push(h("a", { class: "score", href: `${survey.url}?score=${score}`, target: "_blank",
+                           rel: "noopener noreferrer" }, String(score)));
+    }
+    return h("div", { class: "bubble survey", role: "group", "aria-label": survey.question },
+      h("p", {}, survey.question), h("div", { class: "scores" }, scores));
   }
 
   function pendingNode(entry, head) {
