@@ -10,7 +10,14 @@ from django.conf import settings
 
 from inbox.errors import ServiceError
 from inbox.models import Inbox
-from inbox.realtime import MESSAGE_NEW, contact_group, inbox_group, ticket_group
+from inbox.realtime import (
+    MESSAGE_NEW,
+    REPLYING,
+    agent_group,
+    contact_group,
+    inbox_group,
+    ticket_group,
+)
 from inbox.selectors import inbox_ids_for_agent, message_list, ticket_get_for_agent
 
 from . import protocol, services
@@ -38,10 +45,12 @@ def _agent_read(agent, ticket_id, seq):
 
 class AgentConsumer(AsyncJsonWebsocketConsumer):
     """Live events for the agent inbox (session cookie auth): ticket and message events of
-    the agent's inboxes, and for the tickets they open, typing and who else is viewing.
+    the agent's inboxes, @mention notifications for the agent, and for the tickets they
+    open, typing and who else is viewing or replying (the collision warning).
 
     Client frames: `{"type": "view", "ticket_id", "state": "start"|"stop"}`,
-    `{"type": "typing", "ticket_id", "state"}`, `{"type": "read", "ticket_id", "seq"}`."""
+    `{"type": "replying", "ticket_id", "state"}`, `{"type": "typing", "ticket_id", "state"}`,
+    `{"type": "read", "ticket_id", "seq"}`."""
 
     async def connect(self):
         user = self.scope.get("user")
@@ -50,21 +59,26 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             return
         self.agent = user
         self.viewing: set[int] = set()
+        self.replying: set[int] = set()
         self.inbox_groups = await _agent_inbox_groups(user)
-        for group in self.inbox_groups:
+        for group in [*self.inbox_groups, agent_group(user.pk)]:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
         for ticket_id in list(getattr(self, "viewing", ())):
             await self._view(ticket_id, "stop")
+        for ticket_id in list(getattr(self, "replying", ())):
+            await self._replying(ticket_id, "stop")
+        if hasattr(self, "agent"):
+            await self.channel_layer.group_discard(agent_group(self.agent.pk), self.channel_name)
         for group in getattr(self, "inbox_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, frame, **kwargs):
         try:
             kind = frame.get("type") if isinstance(frame, dict) else None
-            if kind not in ("view", "typing", "read"):
+            if kind not in ("view", "typing", "read", REPLYING):
                 raise protocol.BadFrame("unknown frame")
             parsed = (protocol.read_parse(frame) if kind == "read"
                       else protocol.typing_parse(frame))
@@ -77,6 +91,8 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             return
         if kind == "view":
             await self._view(ticket.pk, parsed["state"])
+        elif kind == REPLYING:
+            await self._replying(ticket.pk, parsed["state"])
         elif kind == "typing":
             event = {"type": "live.event", "event": "typing", "payload": {
                 "ticket_id": ticket.pk, "state": parsed["state"], "by": "agent",
@@ -93,24 +109,35 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         else:
             self.viewing.discard(ticket_id)
+            if ticket_id in self.replying:
+                await self._replying(ticket_id, "stop")
         await self.channel_layer.group_send(group, {"type": "live.event", "event": "viewing",
                                                     "payload": self._presence(ticket_id, state)})
         if state == "stop":
             await self.channel_layer.group_discard(group, self.channel_name)
 
+    async def _replying(self, ticket_id: int, state: str):
+        if state == "start":
+            self.replying.add(ticket_id)
+        else:
+            self.replying.discard(ticket_id)
+        await self.channel_layer.group_send(ticket_group(ticket_id), {
+            "type": "live.event", "event": REPLYING, "payload": self._presence(ticket_id, state)})
+
     def _presence(self, ticket_id: int, state: str) -> dict:
         return {"ticket_id": ticket_id, "state": state,
                 "agent": {"id": self.agent.pk, "name": self.agent.name},
+                "replying": ticket_id in self.replying,
                 "channel": self.channel_name}
 
     async def live_event(self, message):
         event, payload = message["event"], message["payload"]
-        if event == "viewing":
+        if event in ("viewing", REPLYING):
             if payload["channel"] == self.channel_name:
                 return
             # A newcomer announces itself; those already viewing answer so it sees them.
-            if payload["state"] == "start" and payload.get("reply_to") is None and \
-                    payload["ticket_id"] in self.viewing:
+            if event == "viewing" and payload["state"] == "start" and \
+                    payload.get("reply_to") is None and payload["ticket_id"] in self.viewing:
                 await self.channel_layer.send(payload["channel"], {
                     "type": "live.event", "event": "viewing",
                     "payload": {**self._presence(payload["ticket_id"], "start"),

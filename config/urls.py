@@ -1,10 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("inbox.api.urls")),
     path("hooks/email/", include("inbox.channels.email.urls")),
@@ -14,6 +12,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", include("inbox.health_urls")),
+    # The agent inbox at the site root: /, /login/, /tickets/<number>/... (desk/urls.py).
+    path("", include("desk.urls")),
 ]
 
 handler404 = "inbox.api.errors.handler404"

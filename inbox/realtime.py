@@ -16,6 +16,10 @@ TICKET_CREATED = "ticket.created"
 TICKET_UPDATED = "ticket.updated"
 MESSAGE_NEW = "message.new"
 MESSAGE_UPDATED = "message.updated"
+# The agent inbox's own events on /ws/agent/: someone is writing a reply (collision
+# warning), and a note mentioned you.
+REPLYING = "replying"
+MENTION = "mention"
 
 
 def inbox_group(inbox_id: int) -> str:
@@ -28,6 +32,11 @@ def ticket_group(ticket_id: int) -> str:
 
 def contact_group(contact_id: int) -> str:
     return f"contact.{contact_id}"
+
+
+def agent_group(agent_id: int) -> str:
+    """Every /ws/agent/ socket of one agent joins this group (mention notifications)."""
+    return f"agent.{agent_id}"
 
 
 def publish(groups: list[str], event_type: str, payload: dict) -> None:

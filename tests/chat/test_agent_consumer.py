@@ -64,3 +64,129 @@ async def test_idle_socket_stays_open():
     await ingest(mine, "after a pause")
     assert (await communicator.receive_json_from(timeout=5))["type"] == "ticket.created"
     await communicator.disconnect()
+
+
+@database_sync_to_async
+def make_ticket_world():
+    alice = AgentFactory(username="alice")
+    bob = AgentFactory(username="bob")
+    carol = AgentFactory(username="carol")  # not a member of the inbox
+    inbox = InboxFactory(kind=Inbox.Kind.WIDGET, members=[alice, bob])
+    ticket = message_ingest(data=InboundMessage(
+        inbox=inbox, channel=Channel.WIDGET, sender=[Identity("visitor", "v-1")],
+        body_text="hello",
+    )).message.ticket
+    return alice, bob, carol, ticket
+
+
+async def drain(communicator):
+    frames = []
+    while not await communicator.receive_nothing(timeout=0.2):
+        frames.append(await communicator.receive_json_from())
+    return frames
+
+
+async def test_viewers_see_each_other_and_who_is_replying():
+    alice, bob, _, ticket = await make_ticket_world()
+    a, _, _ = await connect(alice)
+    b, _, _ = await connect(bob)
+    await a.send_json_to({"type": "view", "ticket_id": ticket.pk, "state": "start"})
+    await drain(a)
+    await b.send_json_to({"type": "view", "ticket_id": ticket.pk, "state": "start"})
+    # Alice hears Bob arrive; Bob hears Alice answer that she is there.
+    assert await a.receive_json_from(timeout=5) == {"type": "viewing", "data": {
+        "ticket_id": ticket.pk, "state": "start", "agent": {"id": bob.pk, "name": "Bob"},
+        "replying": False}}
+    assert await b.receive_json_from(timeout=5) == {"type": "viewing", "data": {
+        "ticket_id": ticket.pk, "state": "start", "agent": {"id": alice.pk, "name": "Alice"},
+        "replying": False}}
+    await a.send_json_to({"type": "replying", "ticket_id": ticket.pk, "state": "start"})
+    assert await b.receive_json_from(timeout=5) == {"type": "replying", "data": {
+        "ticket_id": ticket.pk, "state": "start", "agent": {"id": alice.pk, "name": "Alice"},
+        "replying": True}}
+    assert await a.receive_nothing(timeout=0.3)  # no echo of one's own presence
+    # Closing the page stops both viewing and replying.
+    await a.disconnect()
+    frames = await drain(b)
+    assert [(f["type"], f["data"]["state"]) for f in frames] == [
+        ("replying", "stop"), ("viewing", "stop")]
+    await b.disconnect()
+
+
+async def test_a_newcomer_learns_who_is_already_replying():
+    alice, bob, _, ticket = await make_ticket_world()
+    a, _, _ = await connect(alice)
+    await a.send_json_to({"type": "view", "ticket_id": ticket.pk, "state": "start"})
+    await a.send_json_to({"type": "replying", "ticket_id": ticket.pk, "state": "start"})
+    await drain(a)
+    b, _, _ = await connect(bob)
+    await b.send_json_to({"type": "view", "ticket_id": ticket.pk, "state": "start"})
+    answer = await b.receive_json_from(timeout=5)
+    assert (answer["type"], answer["data"]["agent"]["id"], answer["data"]["replying"]) == (
+        "viewing", alice.pk, True)
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_presence_of_another_inbox_ticket_is_refused():
+    _, _, carol, ticket = await make_ticket_world()
+    c, _, _ = await connect(carol)
+    for kind in ("view", "replying", "typing"):
+        await c.send_json_to({"type": kind, "ticket_id": ticket.pk, "state": "start"})
+        assert await c.receive_json_from(timeout=5) == {
+            "type": "error", "code": "not_found", "message": "Ticket not found."}
+    await c.send_json_to({"type": "replying", "ticket_id": ticket.pk, "state": "maybe"})
+    assert (await c.receive_json_from(timeout=5))["code"] == "bad_frame"
+    await c.disconnect()
+
+
+async def test_agent_typing_reaches_other_viewers_but_not_the_typist():
+    alice, bob, _, ticket = await make_ticket_world()
+    a, _, _ = await connect(alice)
+    b, _, _ = await connect(bob)
+    for communicator in (a, b):
+        await communicator.send_json_to({"type": "view", "ticket_id": ticket.pk, "state": "start"})
+    await drain(a)
+    await drain(b)
+    await a.send_json_to({"type": "typing", "ticket_id": ticket.pk, "state": "start"})
+    assert await b.receive_json_from(timeout=5) == {"type": "typing", "data": {
+        "ticket_id": ticket.pk, "state": "start", "by": "agent",
+        "agent": {"id": alice.pk, "name": "Alice"}}}
+    assert await a.receive_nothing(timeout=0.3)
+    await a.disconnect()
+    await b.disconnect()
+
+
+@database_sync_to_async
+def note_mentioning(ticket, author, body):
+    from desk.services import note_post
+
+    return note_post(ticket=ticket, agent=author, body=body)
+
+
+async def test_a_mention_reaches_only_the_mentioned_agent():
+    alice, bob, carol, ticket = await make_ticket_world()
+    b, _, _ = await connect(bob)
+    c, _, _ = await connect(carol)
+    note = await note_mentioning(ticket, alice, "@bob can you take this? @carol too")
+    frames = [f for f in await drain(b) if f["type"] == "mention"]
+    assert frames == [{"type": "mention", "data": {
+        "ticket_id": ticket.pk, "number": ticket.pk, "subject": "", "message_id": note.pk,
+        "by": {"id": alice.pk, "name": "Alice"},
+        "excerpt": "@bob can you take this? @carol too"}}]
+    # Carol is not in the ticket's inbox: no notification, and no event of that inbox.
+    assert await drain(c) == []
+    await b.disconnect()
+    await c.disconnect()
+
+
+async def test_replying_stops_when_the_socket_closes_even_without_viewing():
+    alice, bob, _, ticket = await make_ticket_world()
+    b, _, _ = await connect(bob)
+    await b.send_json_to({"type": "view", "ticket_id": ticket.pk, "state": "start"})
+    a, _, _ = await connect(alice)
+    await a.send_json_to({"type": "replying", "ticket_id": ticket.pk, "state": "start"})
+    assert [(f["type"], f["data"]["state"]) for f in await drain(b)] == [("replying", "start")]
+    await a.disconnect()
+    assert [(f["type"], f["data"]["state"]) for f in await drain(b)] == [("replying", "stop")]
+    await b.disconnect()
