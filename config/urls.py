@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/reports/", include("reports.urls_api")),
+    path("reports/", include("reports.urls")),
     path("api/v1/", include("inbox.api.urls")),
     path("hooks/email/", include("inbox.channels.email.urls")),
     path("hooks/", include("inbox.channels.urls")),

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "surveys",
     "desk",
     "django_htmx",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -143,6 +144,10 @@ CELERY_BEAT_SCHEDULE = {
     "imap-poll-all": {"task": "inbox.channels.email.tasks.imap_poll_all", "schedule": 60.0},
     # Widget replies left unread are emailed to the customer (docs/widget.md).
     "offline-emails": {"task": "chat.tasks.offline_emails_send_due", "schedule": 60.0},
+    # KPI rollups (docs/reports.md): tickets touched since the last run; the last two days again.
+    "kpi-rollups-refresh": {"task": "reports.tasks.kpi_rollups_refresh", "schedule": 600.0},
+    "kpi-rollups-recent-days": {"task": "reports.tasks.kpi_rollups_recent_days",
+                                "schedule": 86400.0},
     # Survey invitations whose task was lost go out anyway; NPS campaigns daily (docs/surveys.md).
     "surveys-send-due": {"task": "surveys.tasks.survey_send_due", "schedule": 300.0},
     "surveys-nps-campaign": {"task": "surveys.tasks.nps_campaign_run", "schedule": 86400.0},
