@@ -39,6 +39,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"\nSwitchboard is running at http://{host}:{port}/\n"
             f"  admin login: {username} / {password}\n"
+            f"  reports:     http://{host}:{port}/reports/\n"
+            f"  settings:    http://{host}:{port}/admin/\n"
             f"  API docs:    http://{host}:{port}/api/docs/\n"
             "Press Ctrl-C to stop.\n"
         ))
