@@ -54,18 +54,39 @@ class ListQueryForm(forms.Form):
                 if key not in ("after", "filter") and value not in (None, "")}
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
 class ComposerForm(forms.Form):
     kind = forms.ChoiceField(choices=[("reply", _("Reply")), ("note", _("Internal note"))])
-    body = forms.CharField(label=_("Message"), max_length=50_000, strip=False,
+    body = forms.CharField(label=_("Message"), max_length=50_000, strip=False, required=False,
                            widget=forms.Textarea)
     channel = forms.ChoiceField(label=_("Channel"), required=False,
                                 choices=[("", "")] + Channel.choices)
+    attachments = MultipleFileField(label=_("Attach files"), required=False)
 
-    def clean_body(self):
-        body = self.cleaned_data["body"]
-        if not body.strip():
-            raise forms.ValidationError(_("Write something first."))
-        return body
+    def clean(self):
+        data = super().clean()
+        body, files = data.get("body") or "", data.get("attachments") or []
+        if data.get("kind") == "note" and files:
+            self.add_error("attachments", _("Internal notes take no attachments."))
+        elif not body.strip() and not files:
+            self.add_error("body", _("Write something first."))
+        return data
 
 
 class TicketUpdateForm(forms.Form):

@@ -13,7 +13,7 @@ from inbox.errors import NotFound, ServiceError
 from inbox.models import Channel
 from inbox.selectors import contact_get_for_agent, ticket_get_for_agent, ticket_list_for_agent
 from inbox.services import contact_merge as merge_contacts
-from inbox.services import message_reply, ticket_update
+from inbox.services import AttachmentData, message_reply, ticket_update
 
 from . import selectors, services
 from .forms import ComposerForm, ListQueryForm, MergeForm, TicketUpdateForm
@@ -160,7 +160,7 @@ def ticket_compose(request, number: int):
         ticket = ticket_get_for_agent(agent=request.user, ticket_id=number)
     except NotFound as error:
         return _not_found(request, error)
-    form = ComposerForm(request.POST)
+    form = ComposerForm(request.POST, request.FILES)
     if not form.is_valid():
         return _bad_request(request, _("The message was not sent."), form.errors)
     data = form.cleaned_data
@@ -168,8 +168,13 @@ def ticket_compose(request, number: int):
         if data["kind"] == "note":
             message = services.note_post(ticket=ticket, agent=request.user, body=data["body"])
         else:
+            attachments = [
+                AttachmentData(name=upload.name, content=upload.read(),
+                               content_type=upload.content_type or "application/octet-stream")
+                for upload in data["attachments"]
+            ]
             message = message_reply(ticket=ticket, agent=request.user, body=data["body"],
-                                    channel=data["channel"] or None)
+                                    channel=data["channel"] or None, attachments=attachments)
     except ServiceError as error:
         return _bad_request(request, error.message, error.fields)
     if not request.htmx:

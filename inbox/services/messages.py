@@ -168,6 +168,7 @@ def message_reply(
     if not body.strip() and not attachments:
         raise InvalidInput("A reply needs a body or an attachment.", fields={"body": ["empty"]})
     channel, inbox = reply_channel_pick(ticket=ticket, channel=channel)
+    _reply_attachments_check(inbox=inbox, attachments=attachments)
     # The widget's own delivery is the live event and the client's sync: nothing to send.
     status = (
         Message.DeliveryStatus.SENT if channel == Channel.WIDGET else Message.DeliveryStatus.QUEUED
@@ -180,6 +181,31 @@ def message_reply(
     if status == Message.DeliveryStatus.QUEUED:
         transaction.on_commit(lambda: message_deliver.delay(message.pk))
     return message
+
+
+MAX_REPLY_ATTACHMENTS = 10
+
+
+def _reply_attachments_check(*, inbox: Inbox, attachments) -> None:
+    """The limits customers' files meet on the way in apply on the way out: the inbox's
+    `max_attachment_mb` (default 10) and no executable types."""
+    from ..channels.email.parse import BLOCKED_EXTENSIONS
+
+    if len(attachments) > MAX_REPLY_ATTACHMENTS:
+        raise InvalidInput(f"At most {MAX_REPLY_ATTACHMENTS} attachments per reply.",
+                           code="too_many_attachments", fields={"attachments": ["too many"]})
+    try:
+        limit_mb = float(inbox.config.get("max_attachment_mb", 10))
+    except (TypeError, ValueError):
+        limit_mb = 10.0
+    for attachment in attachments:
+        suffix = "." + attachment.name.rsplit(".", 1)[-1].lower() if "." in attachment.name else ""
+        if suffix in BLOCKED_EXTENSIONS:
+            raise InvalidInput(f"{attachment.name}: this type of file cannot be sent.",
+                               code="blocked_type", fields={"attachments": ["blocked type"]})
+        if len(attachment.content) > limit_mb * 1024 * 1024:
+            raise InvalidInput(f"{attachment.name}: files are at most {limit_mb:g} MB.",
+                               code="too_large", fields={"attachments": ["too large"]})
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
@@ -157,6 +158,37 @@ def test_reply_and_note_from_the_composer(world, client_for, django_capture_on_c
     note = alice.post(url, {"kind": "note", "body": "Refund done"})
     assert (note.status_code, note["Location"]) == (302, f"/tickets/{world.invoice.pk}/")
     assert world.invoice.messages.filter(direction="note").get().body_text == "Refund done"
+
+
+def test_a_reply_carries_attachments(world, client_for, django_capture_on_commit_callbacks):
+    alice = client_for(world.alice)
+    files = [SimpleUploadedFile("refund.pdf", b"%PDF-1.4 refund", content_type="application/pdf"),
+             SimpleUploadedFile("photo.png", b"\x89PNG fake", content_type="image/png")]
+    with django_capture_on_commit_callbacks():
+        response = alice.post(f"/tickets/{world.invoice.pk}/compose/",
+                              {"kind": "reply", "body": "", "channel": "", "attachments": files},
+                              HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    message = Message.objects.get(ticket=world.invoice, direction="outbound")
+    assert message.body_text == ""
+    assert sorted((a.name, a.content_type, a.size) for a in message.attachments.all()) == [
+        ("photo.png", "image/png", 9), ("refund.pdf", "application/pdf", 15)]
+    assert "refund.pdf" in response.content.decode()
+
+
+@pytest.mark.parametrize("files,note,message", [
+    ([("tool.exe", b"MZ")], False, b"this type of file cannot be sent"),
+    ([("big.bin", b"x" * (10 * 1024 * 1024 + 1))], False, b"files are at most 10 MB"),
+    ([(f"f{i}.txt", b"x") for i in range(11)], False, b"At most 10 attachments"),
+    ([("a.txt", b"x")], True, b"Internal notes take no attachments."),
+])
+def test_composer_refuses_bad_attachments(world, client_for, files, note, message):
+    uploads = [SimpleUploadedFile(name, content) for name, content in files]
+    response = client_for(world.alice).post(
+        f"/tickets/{world.invoice.pk}/compose/",
+        {"kind": "note" if note else "reply", "body": "see attached", "attachments": uploads})
+    assert response.status_code == 400 and message in response.content
+    assert world.invoice.messages.count() == 1
 
 
 @pytest.mark.parametrize("data,message", [

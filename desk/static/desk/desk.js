@@ -278,6 +278,7 @@ if (ticketPage) {
     const note = composerKind() === "note";
     composer.classList.toggle("composer--note", note);
     $("#composer-channel").disabled = note;
+    $("#composer-attachments").disabled = note; // notes stay text: files go to the customer
     body.placeholder = note ? body.dataset.placeholderNote : body.dataset.placeholderReply;
     if (note) replyingSet(false);
     else if (body.value.trim()) replyingSet(true);
@@ -404,6 +405,7 @@ if (ticketPage) {
   composer.addEventListener("htmx:afterRequest", (event) => {
     if (event.target !== composer || !event.detail.successful) return;
     body.value = "";
+    $("#composer-attachments").value = "";
     replyingSet(false);
     send({ type: "typing", ticket_id: ticketId, state: "stop" });
     lastTypingSent = 0;
