@@ -100,8 +100,12 @@ def main() -> None:
     turns: dict[int, list[dict]] = defaultdict(list)
     for round_number in range(args.rounds):
         for size, url in urls.items():
-            print(f"round {round_number + 1}/{args.rounds}: {size_label(size)}", flush=True)
-            turns[size].append(measure_in_child(url, args))
+            load = os.getloadavg()[0]
+            print(f"round {round_number + 1}/{args.rounds}: {size_label(size)} "
+                  f"(load {load:.2f})", flush=True)
+            turn = measure_in_child(url, args)
+            turn["load"] = [load, os.getloadavg()[0]]  # 1-minute load average before, after
+            turns[size].append(turn)
     results = [merge(size, turns[size], preparation[size]) for size in urls]
     OUT_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -225,7 +229,7 @@ def measure(args) -> dict:
 
 def merge(size: int, turns: list[dict], preparation: dict) -> dict:
     result = {"size": size, "tickets": turns[-1]["tickets"], "check": turns[-1]["check"],
-              "preparation": preparation}
+              "preparation": preparation, "load": [turn["load"] for turn in turns]}
     for key in ("report", "floor"):
         cold = [turn["cold_ms"][key] for turn in turns]
         warm = [ms for turn in turns for ms in turn["warm_ms"][key]]
@@ -261,6 +265,9 @@ def report(results: list[dict]) -> str:
             f"\n{key} growth {size_label(first['size'])} → {size_label(last['size'])}: "
             f"warm p50 {last[key]['warm_median_ms'] / first[key]['warm_median_ms']:.2f}x, "
             f"cold {last[key]['cold_median_ms'] / first[key]['cold_median_ms']:.2f}x")
+    for r in results:
+        loads = [value for pair in r["load"] for value in pair]
+        lines.append(f"\n{size_label(r['size'])}: load average {min(loads):.1f}–{max(loads):.1f}")
     for r in results:
         lines.append(f"\n{size_label(r['size'])}: {json.dumps(r['check'])} "
                      f"preparation {json.dumps(r['preparation'])}")

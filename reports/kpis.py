@@ -13,12 +13,12 @@ from datetime import timedelta
 from . import metrics
 from .period import Period
 from .sources import Source, source_get
-from .sql import duration_units, fetch_all, local_date, percentiles_sql, seconds_between
+from .sql import (PERCENTILES, duration_units, fetch_all, grouped_rows, grouping_sets_sql,
+                  local_date, seconds_between)
 
 DIMENSIONS = ("inbox", "channel", "team", "agent")
 GROUPS = (None, "day", *DIMENSIONS)
 END = '"end"'  # a reserved word, quoted the same way by both databases
-TOTAL = "*total*"  # the key of all groups together
 
 
 @dataclass(frozen=True)
@@ -49,33 +49,56 @@ def filters_sql(query: KpiQuery, *, ticket_alias: str | None = None) -> tuple[st
     return sql, list(filters.values())
 
 
-def _group(by: str | None, time_column: str, query: KpiQuery) -> str:
-    """The GROUP BY expression: one group, the local date of `time_column`, or a dimension."""
-    if by is None:
-        return "0"
-    if by == "day":
-        return local_date(time_column, query.period.tz)
-    return _column(by)
+def _sets(groupings, time_column: str, query: KpiQuery) -> str:
+    """`expr AS g0, expr AS g1, …`: one grouping each, None for all rows together, "day" for
+    the local date of `time_column`, or a dimension."""
+    exprs = []
+    for by in groupings:
+        if by is None:
+            exprs.append("0")
+        elif by == "day":
+            exprs.append(local_date(time_column, query.period.tz))
+        else:
+            exprs.append(_column(by))
+    return ", ".join(f"{expr} AS g{i}" for i, expr in enumerate(exprs))
+
+
+def _rows(groupings, values_sql: str, params, **options) -> list[tuple]:
+    """`grouping_sets_sql` over `values_sql` for `groupings`, as (set index, key, …)."""
+    whole = groupings.index(None) if None in groupings else None
+    sql, all_params = grouping_sets_sql(values_sql=values_sql, params=params,
+                                        sets=len(groupings), whole=whole, **options)
+    return grouped_rows(fetch_all(sql, all_params), sets=len(groupings), whole=whole)
 
 
 def _key(value):
     return str(value) if hasattr(value, "isoformat") or isinstance(value, str) else value
 
 
+def _grouped(groupings, rows) -> dict:
+    """(set index, key, *values) rows → {grouping: {key: values}} (key 0 for None)."""
+    out = {by: {} for by in groupings}
+    for i, key, *values in rows:
+        out[groupings[i]][_key(key)] = values
+    return out
+
+
 # --- tickets: created, resolved, FCR, reopens, first response, resolution --------------------
 
-def _created(source: Source, query: KpiQuery, by) -> dict:
+def _created(source: Source, query: KpiQuery, groupings) -> dict:
     where, params = filters_sql(query)
-    sql = (f"SELECT {_group(by, 'created_at', query)} AS g, COUNT(*) FROM ({source.facts.sql}) f "
-           f"WHERE created_at >= %s AND created_at < %s{where} GROUP BY 1")
     p = query.period
-    rows = fetch_all(sql, [*source.facts.params, p.since, p.until, *params])
-    return {_key(g): {"tickets_created": n} for g, n in rows}
+    values = (f"SELECT {_sets(groupings, 'created_at', query)} FROM ({source.facts.sql}) f "
+              f"WHERE created_at >= %s AND created_at < %s{where}")
+    rows = _rows(groupings, values, [*source.facts.params, p.since, p.until, *params],
+                 aggregates=("COUNT(*)",))
+    return {by: {g: {"tickets_created": n} for g, (n,) in groups.items()}
+            for by, groups in _grouped(groupings, rows).items()}
 
 
-def _durations(source: Source, query: KpiQuery, by, *, kind: str, total: bool = False) -> dict:
-    """Counts, mean, median and p90 of first-response or resolution times, per group, and
-    with `total` for all groups together too (key TOTAL), from the same scan."""
+def _durations(source: Source, query: KpiQuery, groupings, *, kind: str) -> dict:
+    """Counts, mean, median and p90 of first-response or resolution times, per group of
+    each grouping, from one scan."""
     p = query.period
     where, params = filters_sql(query)
     if kind == "resolution":
@@ -83,66 +106,71 @@ def _durations(source: Source, query: KpiQuery, by, *, kind: str, total: bool = 
     else:
         time_column, extra, extra_params = "first_reply_at", "", []
     seconds = seconds_between(time_column, "created_at")
-    base = (f"FROM ({source.facts.sql}) f WHERE {time_column} >= %s AND {time_column} < %s"
-            f"{extra}{where}")
-    base_params = [*source.facts.params, p.since, p.until, *extra_params, *params]
-    group = _group(by, time_column, query)
     units, per_second = duration_units(time_column, "created_at")
-    values = f"SELECT {group} AS g, {seconds} AS v, {units} AS u, agent_replies, reopens {base}"
+    values = (f"SELECT {_sets(groupings, time_column, query)}, {seconds} AS v, {units} AS u, "
+              f"agent_replies, reopens FROM ({source.facts.sql}) f "
+              f"WHERE {time_column} >= %s AND {time_column} < %s{extra}{where}")
     # The mean from an integer sum: a float AVG could differ in its last bit between two
     # plans that add the same rows in another order.
     aggregates = ("COUNT(*)", "SUM(u)", "SUM(CASE WHEN agent_replies >= 1 THEN 1 ELSE 0 END)",
                   "SUM(CASE WHEN agent_replies = 1 AND reopens = 0 THEN 1 ELSE 0 END)",
                   "SUM(CASE WHEN reopens > 0 THEN 1 ELSE 0 END)")
-    out = defaultdict(dict)
-    rows = fetch_all(*percentiles_sql(values_sql=values, params=base_params,
-                                      aggregates=aggregates, total=total))
-    for is_total, g, count, total_units, with_reply, first_contact, reopened, median, p90 in rows:
-        if not count:
-            continue  # PostgreSQL's grand total of no rows
-        g = TOTAL if is_total else _key(g)
-        out[g][kind] = {"count": count, "median_s": float(median), "p90_s": float(p90),
-                        "mean_s": int(total_units) / count / per_second}
-        if kind == "resolution":
-            out[g]["resolved"] = {"count": count, "with_reply": int(with_reply),
-                                  "first_contact": int(first_contact),
-                                  "reopened": int(reopened)}
+    rows = _rows(groupings, values,
+                 [*source.facts.params, p.since, p.until, *extra_params, *params],
+                 aggregates=aggregates, percentiles=PERCENTILES)
+    out = {}
+    for by, groups in _grouped(groupings, rows).items():
+        out[by] = {}
+        for g, (count, total_units, with_reply, first_contact, reopened, median, p90) in (
+                groups.items()):
+            if not count:
+                continue  # PostgreSQL's whole grouping of no rows
+            figures = {kind: {"count": count, "median_s": float(median), "p90_s": float(p90),
+                              "mean_s": int(total_units) / count / per_second}}
+            if kind == "resolution":
+                figures["resolved"] = {"count": count, "with_reply": int(with_reply),
+                                       "first_contact": int(first_contact),
+                                       "reopened": int(reopened)}
+            out[by][g] = figures
     return out
 
 
 # --- surveys ----------------------------------------------------------------------------------
 
-def _survey_answers(source: Source, query: KpiQuery, by) -> dict:
+def _survey_answers(source: Source, query: KpiQuery, groupings) -> dict:
     """Invitations whose latest answer falls in the period, per group and survey kind."""
     p = query.period
     where, params = filters_sql(query)
-    sql = f"""
-        SELECT {_group(by, "answered_at", query)} AS g, kind, COUNT(*),
-               SUM(CASE WHEN score >= 4 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN score >= 9 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN score BETWEEN 7 AND 8 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN score <= 6 THEN 1 ELSE 0 END), SUM(score)
-        FROM ({source.surveys.sql}) s
-        WHERE answered_at >= %s AND answered_at < %s{where}
-        GROUP BY 1, kind"""
-    rows = fetch_all(sql, [*source.surveys.params, p.since, p.until, *params])
-    out = defaultdict(dict)
-    for g, kind, answers, satisfied, promoters, passives, detractors, total in rows:
-        out[_key(g)][kind] = {"answers": answers, "satisfied": int(satisfied),
-                              "promoters": int(promoters), "passives": int(passives),
-                              "detractors": int(detractors), "total": int(total)}
+    values = (f"SELECT {_sets(groupings, 'answered_at', query)}, kind, score "
+              f"FROM ({source.surveys.sql}) s "
+              f"WHERE answered_at >= %s AND answered_at < %s{where}")
+    aggregates = ("COUNT(*)", "SUM(CASE WHEN score >= 4 THEN 1 ELSE 0 END)",
+                  "SUM(CASE WHEN score >= 9 THEN 1 ELSE 0 END)",
+                  "SUM(CASE WHEN score BETWEEN 7 AND 8 THEN 1 ELSE 0 END)",
+                  "SUM(CASE WHEN score <= 6 THEN 1 ELSE 0 END)", "SUM(score)")
+    rows = _rows(groupings, values, [*source.surveys.params, p.since, p.until, *params],
+                 aggregates=aggregates, also=("kind",))
+    out = {by: defaultdict(lambda: {"surveys": {}}) for by in groupings}
+    for i, g, kind, answers, satisfied, promoters, passives, detractors, total in rows:
+        out[groupings[i]][_key(g)]["surveys"][kind] = {
+            "answers": answers, "satisfied": int(satisfied), "promoters": int(promoters),
+            "passives": int(passives), "detractors": int(detractors), "total": int(total)}
     return out
 
 
-def _survey_sent(source: Source, query: KpiQuery, by, *, kind: str = "csat") -> dict:
+def _survey_sent(source: Source, query: KpiQuery, groupings, *, kind: str = "csat") -> dict:
     """Invitations of `kind` sent in the period, and how many of them have an answer."""
     p = query.period
     where, params = filters_sql(query)
-    sql = (f"SELECT {_group(by, 'sent_at', query)} AS g, COUNT(*), COUNT(answered_at) "
-           f"FROM ({source.surveys.sql}) s "
-           f"WHERE sent_at >= %s AND sent_at < %s AND kind = %s{where} GROUP BY 1")
-    rows = fetch_all(sql, [*source.surveys.params, p.since, p.until, kind, *params])
-    return {_key(g): {"sent": sent, "sent_answered": answered} for g, sent, answered in rows}
+    values = (f"SELECT {_sets(groupings, 'sent_at', query)}, answered_at "
+              f"FROM ({source.surveys.sql}) s "
+              f"WHERE sent_at >= %s AND sent_at < %s AND kind = %s{where}")
+    rows = _rows(groupings, values,
+                 [*source.surveys.params, p.since, p.until, kind, *params],
+                 aggregates=("COUNT(*)", "COUNT(answered_at)"))
+    return {by: {g: {"sent": sent, "sent_answered": answered}
+                 for g, (sent, answered) in groups.items()}
+            for by, groups in _grouped(groupings, rows).items()}
 
 
 # --- backlog -----------------------------------------------------------------------------------
@@ -182,6 +210,17 @@ def _backlog(source: Source, query: KpiQuery) -> dict:
                       "gt_7d": int(gt_7d or 0)}}
 
 
+def _backlog_end(source: Source, query: KpiQuery) -> int:
+    """The backlog at the period's end alone: spans open at the last midnight."""
+    where, params = filters_sql(query)
+    at = query.period.until
+    (count,), = fetch_all(
+        f"SELECT COUNT(*) FROM ({source.spans.sql}) s "
+        f"WHERE start < %s AND ({END} IS NULL OR {END} >= %s){where}",
+        [*source.spans.params, at, at, *params])
+    return count
+
+
 # --- assembling --------------------------------------------------------------------------------
 
 EMPTY_DURATIONS = {"count": 0, "median_s": None, "p90_s": None, "mean_s": None}
@@ -190,23 +229,21 @@ EMPTY_ANSWERS = {"answers": 0, "satisfied": 0, "promoters": 0, "passives": 0, "d
                  "total": 0}
 
 
-def _figures(source: Source, query: KpiQuery, by, *, sent: bool = True,
-             total: bool = False) -> dict:
-    """Every raw figure per group: {group: {"tickets_created", "resolved", ...}}.
-    `sent`: also count survey invitations (not needed by `by_channel`); `total`: also the
-    durations of all groups together (key TOTAL)."""
-    parts = [_created(source, query, by),
-             *(_durations(source, query, by, kind=kind, total=total)
-               for kind in ("first_response", "resolution"))]
-    if sent:
-        parts.append(_survey_sent(source, query, by))
-    groups = defaultdict(dict)
+def _figures(source: Source, query: KpiQuery, groupings) -> dict:
+    """Every raw figure per group of each grouping (None: all rows together):
+    {grouping: {group: {"tickets_created", "resolved", "surveys", ...}}}. Five statements,
+    whatever the number of groupings."""
+    parts = [_created(source, query, groupings),
+             *(_durations(source, query, groupings, kind=kind)
+               for kind in ("first_response", "resolution")),
+             _survey_sent(source, query, groupings),
+             _survey_answers(source, query, groupings)]
+    out = {by: defaultdict(dict) for by in groupings}
     for part in parts:
-        for g, values in part.items():
-            groups[g].update(values)
-    for g, kinds in _survey_answers(source, query, by).items():
-        groups[g]["surveys"] = kinds
-    return groups
+        for by, groups in part.items():
+            for g, values in groups.items():
+                out[by][g].update(values)
+    return out
 
 
 def _present(values: dict) -> dict:
@@ -237,33 +274,18 @@ def _present(values: dict) -> dict:
     }
 
 
-def _overall(source: Source, query: KpiQuery, by_channel: dict, total: dict) -> dict:
-    """The whole period's figures: counts add up over channels; percentiles do not (they
-    come with `total`, computed alongside the channels')."""
-    overall = {"tickets_created": sum(g.get("tickets_created", 0) for g in by_channel.values()),
-               **total}
-    overall.update(_survey_sent(source, query, None).get(0, {}))
-    surveys = defaultdict(lambda: dict.fromkeys(EMPTY_ANSWERS, 0))
-    for group in by_channel.values():
-        for kind, answers in group.get("surveys", {}).items():
-            for name, value in answers.items():
-                surveys[kind][name] += value
-    overall["surveys"] = dict(surveys)
-    return overall
-
-
-def kpi_report(*, query: KpiQuery) -> dict:
-    """The JSON of `GET /api/v1/reports/kpis` (SPEC §7)."""
+def _report(query: KpiQuery, source: Source, figures: dict) -> dict:
+    """The JSON of SPEC §7 from the figures of the groupings None and "channel"."""
     p = query.period
-    source = source_get(live=query.live)
-    by_channel = _figures(source, query, "channel", sent=False, total=True)
-    total = by_channel.pop(TOTAL, {})
     report = {"period": {"start": p.start.isoformat(), "end": p.end.isoformat(), "tz": p.tz},
-              **_present(_overall(source, query, by_channel, total)),
+              **_present(figures[None].get(0, {})),
               "backlog": _backlog(source, query),
               # Knowledge-base and bot deflections count once those exist; none do yet.
               "self_service": {"rate": None}}
-    channels = {key: _present(values) for key, values in by_channel.items()}
+    # The channels with tickets created, replied to, resolved or surveys answered in the
+    # period; CSAT invitations sent alone do not add one.
+    channels = {key: _present(values) for key, values in figures["channel"].items()
+                if set(values) - {"sent", "sent_answered"}}
     report["by_channel"] = {
         key: {"tickets_created": row["tickets_created"], "fcr_rate": row["fcr"]["rate"],
               "first_response_median_s": row["first_response"]["median_s"],
@@ -276,14 +298,46 @@ def kpi_report(*, query: KpiQuery) -> dict:
     return {key: report[key] for key in ordered}
 
 
-def kpi_breakdown(*, query: KpiQuery, by: str) -> list[dict]:
-    """The report's ticket and survey figures per channel, inbox, team, agent or day
-    (`key`), sorted by key; days with no activity are included."""
-    if by not in GROUPS or by is None:
-        raise ValueError(f"unknown breakdown {by!r}")
-    groups = _figures(source_get(live=query.live), query, by)
+def _breakdown(query: KpiQuery, by: str, groups: dict) -> list[dict]:
     if by == "day":
         for day in query.period.days:
             groups.setdefault(day.isoformat(), {})
     rows = [{"key": key, **_present(values)} for key, values in groups.items()]
     return sorted(rows, key=lambda row: (row["key"] is None, str(row["key"])))
+
+
+def kpi_report(*, query: KpiQuery) -> dict:
+    """The JSON of `GET /api/v1/reports/kpis` (SPEC §7)."""
+    source = source_get(live=query.live)
+    return _report(query, source, _figures(source, query, (None, "channel")))
+
+
+def kpi_breakdown(*, query: KpiQuery, by: str) -> list[dict]:
+    """The report's ticket and survey figures per channel, inbox, team, agent or day
+    (`key`), sorted by key; days with no activity are included."""
+    if by not in GROUPS or by is None:
+        raise ValueError(f"unknown breakdown {by!r}")
+    figures = _figures(source_get(live=query.live), query, (by,))
+    return _breakdown(query, by, figures[by])
+
+
+def kpi_summary(*, query: KpiQuery) -> dict:
+    """The report's figures for the whole period without `by_channel` and with only the
+    backlog's `end` (the tiles' previous period): six statements instead of nine."""
+    source = source_get(live=query.live)
+    figures = _figures(source, query, (None,))
+    return {**_present(figures[None].get(0, {})),
+            "backlog": {"end": _backlog_end(source, query)}}
+
+
+OVERVIEW_BREAKDOWNS = ("channel", "agent", "team", "day")
+
+
+def kpi_overview(*, query: KpiQuery) -> dict:
+    """The report and its breakdowns by channel, agent, team and day from the same five
+    statements (one scan per figure for every grouping): {"report", "breakdowns": {by: rows}}."""
+    source = source_get(live=query.live)
+    figures = _figures(source, query, (None, *OVERVIEW_BREAKDOWNS))
+    return {"report": _report(query, source, figures),
+            "breakdowns": {by: _breakdown(query, by, figures[by])
+                           for by in OVERVIEW_BREAKDOWNS}}

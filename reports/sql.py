@@ -19,9 +19,21 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _microseconds(end: str, start: str) -> str:
+    """PostgreSQL: `end - start` in whole microseconds, in floating point arithmetic.
+
+    date_part gives the interval's seconds as a double (days × 86400 + µs / 10⁶), off by at
+    most a few units in the last place: far less than half a microsecond for any duration
+    under a century, so rounding recovers the exact count. EXTRACT gives the same number
+    through `numeric` arithmetic, about twice as slow over a large period."""
+    return f"ROUND(date_part('epoch', {end} - {start}) * 1000000)::bigint"
+
+
 def seconds_between(end: str, start: str) -> str:
     if is_postgres():
-        return f"EXTRACT(EPOCH FROM ({end} - {start}))::float8"
+        # Microseconds over 10⁶: the double nearest the exact number of seconds, the value
+        # EXTRACT(EPOCH FROM …)::float8 gives too (both are correctly rounded).
+        return f"({_microseconds(end, start)}::float8 / 1000000)"
     # julianday has millisecond precision; rounding to it keeps whole seconds exact.
     return f"(ROUND((julianday({end}) - julianday({start})) * 86400000.0) / 1000.0)"
 
@@ -30,7 +42,7 @@ def duration_units(end: str, start: str) -> tuple[str, int]:
     """A duration as an exact integer (microseconds on PostgreSQL, milliseconds on SQLite),
     and the units per second: sums of it do not depend on the order rows are added in."""
     if is_postgres():
-        return f"(EXTRACT(EPOCH FROM ({end} - {start})) * 1000000)::bigint", 1_000_000
+        return _microseconds(end, start), 1_000_000
     return (f"CAST(ROUND((julianday({end}) - julianday({start})) * 86400000.0) AS INTEGER)",
             1000)
 
@@ -68,51 +80,88 @@ def local_hour(column: str, tz: str) -> str:
     return f"django_datetime_extract('hour', {column}, '{_zone(tz)}', 'UTC')"
 
 
-def percentiles_sql(*, values_sql: str, params, aggregates=(), percentiles=PERCENTILES,
-                    total: bool = False) -> tuple[str, list]:
-    """One row per group `g` of `values_sql` (which has columns `g`, `v` and any others):
-    (is_total, g, *aggregates, *percentiles of v), percentiles interpolated linearly between
-    closest ranks. `aggregates` are SQL aggregate expressions over the columns of
-    `values_sql`. With `total`, one more row (is_total = 1) covers every group together.
-    Returns the SQL and its parameters (`params` are those of `values_sql`)."""
-    extra = "".join(f"{aggregate} AS a{i}, " for i, aggregate in enumerate(aggregates))
+def grouping_sets_sql(*, values_sql: str, params, sets: int, whole: int | None = None,
+                      aggregates=(), also=(), percentiles=()) -> tuple[str, list]:
+    """Aggregates over several groupings of the same rows in one statement.
+
+    `values_sql` has the columns g0 … g{sets-1} (one grouping each; a constant for "all
+    rows"), `v` (the value the `percentiles` are of, interpolated linearly between closest
+    ranks) and whatever `aggregates` (SQL aggregate expressions) and `also` (columns every
+    grouping is also grouped by) read. The result has one row per group of each grouping:
+    (grouping mask, g0 … g{sets-1}, *also, *aggregates, *percentiles); `grouped_rows` turns
+    it into (set index, key, …). `whole`: the index of the grouping of all rows together
+    (its g is a constant); PostgreSQL computes it along with another grouping's sort
+    instead of sorting the rows by a constant, and returns it even from no rows (aggregates
+    0 or NULL). Returns the SQL and its parameters."""
+    extra = "".join(f", {aggregate} AS a{i}" for i, aggregate in enumerate(aggregates))
+    also_sql = "".join(f", {column}" for column in also)
     if is_postgres():
-        columns = ", ".join(
-            f"percentile_cont({p}) WITHIN GROUP (ORDER BY v)" for p in percentiles
-        )
-        grouping = "GROUPING SETS ((g), ())" if total else "g"
-        return (f"SELECT GROUPING(g), g, {extra}{columns} FROM ({values_sql}) pv "
-                f"GROUP BY {grouping}", list(params))
-    parts = [_ranked_percentiles(values_sql, extra, len(aggregates), percentiles, total=False)]
-    if total:
-        parts.append(_ranked_percentiles(values_sql, extra, len(aggregates), percentiles,
-                                         total=True))
-    return " UNION ALL ".join(parts), list(params) * len(parts)
+        columns = "".join(
+            f", percentile_cont({p}) WITHIN GROUP (ORDER BY v)" for p in percentiles)
+        grouping = ", ".join(f"({also_sql[2:]})" if i == whole else f"(g{i}{also_sql})"
+                             for i in range(sets))
+        grouped = ", ".join(f"g{i}" for i in range(sets) if i != whole)
+        mask = f"GROUPING({grouped})" if grouped else "0"
+        keys = ", ".join("0" if i == whole else f"g{i}" for i in range(sets))
+        return (f"SELECT {mask}, {keys}{also_sql}{extra}{columns} "
+                f"FROM ({values_sql}) pv GROUP BY GROUPING SETS ({grouping})", list(params))
+    parts = []
+    for i in range(sets):
+        # SQLite has no GROUPING SETS: one SELECT per grouping, the others' keys NULL, and
+        # the mask PostgreSQL gives.
+        mask = _mask(sets, i, whole)
+        others = ", ".join(f"g{i}" if j == i else "NULL" for j in range(sets))
+        if percentiles:
+            parts.append(_ranked_percentiles(values_sql, mask, i, others, also_sql, extra,
+                                             len(aggregates), percentiles))
+        else:
+            parts.append(f"SELECT {mask}, {others}{also_sql}{extra} FROM ({values_sql}) pv "
+                         f"GROUP BY g{i}{also_sql}")
+    return " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts), list(params) * sets
 
 
-def _ranked_percentiles(values_sql, extra, aggregates, percentiles, *, total: bool) -> str:
-    """SQLite: percentiles per group (or of all rows) from ROW_NUMBER() and COUNT() windows.
-    position = p(n−1); value = x[floor] + (x[ceil] − x[floor]) × (position − floor)."""
+def _mask(sets: int, i: int, whole: int | None) -> int:
+    """PostgreSQL's GROUPING() of the keys (all but the whole grouping's) for grouping i:
+    a 0 bit for the key grouped by, the first key highest; all ones for the whole one."""
+    keys = [k for k in range(sets) if k != whole]
+    ones = 2 ** len(keys) - 1
+    return ones if i == whole else ones - 2 ** (len(keys) - 1 - keys.index(i))
+
+
+def grouped_rows(rows, *, sets: int, whole: int | None = None) -> list[tuple]:
+    """Rows of `grouping_sets_sql` as (set index, key, *the rest); the whole grouping's
+    key is 0."""
+    index = {_mask(sets, i, whole): i for i in range(sets)}
+    out = []
+    for row in rows:
+        i = index[row[0]]
+        out.append((i, 0 if i == whole else row[1 + i], *row[1 + sets:]))
+    return out
+
+
+def _ranked_percentiles(values_sql, mask, i, others, also_sql, extra, aggregates,
+                        percentiles) -> str:
+    """SQLite: percentiles per group of g{i} (and `also`) from ROW_NUMBER() and COUNT()
+    windows. position = p(n−1); value = x[floor] + (x[ceil] − x[floor]) × (position − floor)."""
     picks = ", ".join(
-        f"MAX(CASE WHEN rn = CAST({p} * (n - 1) AS INTEGER) + 1 THEN v END) AS lo{i}, "
-        f"MAX(CASE WHEN rn = CAST({p} * (n - 1) AS INTEGER) + 2 THEN v END) AS hi{i}, "
-        f"{p} * (MAX(n) - 1) - CAST({p} * (MAX(n) - 1) AS INTEGER) AS fr{i}"
-        for i, p in enumerate(percentiles)
+        f"MAX(CASE WHEN rn = CAST({p} * (n - 1) AS INTEGER) + 1 THEN v END) AS lo{k}, "
+        f"MAX(CASE WHEN rn = CAST({p} * (n - 1) AS INTEGER) + 2 THEN v END) AS hi{k}, "
+        f"{p} * (MAX(n) - 1) - CAST({p} * (MAX(n) - 1) AS INTEGER) AS fr{k}"
+        for k, p in enumerate(percentiles)
     )
-    interpolated = ", ".join(
-        f"CASE WHEN fr{i} = 0 OR hi{i} IS NULL THEN lo{i} ELSE lo{i} + (hi{i} - lo{i}) * fr{i} END"
-        for i in range(len(percentiles))
+    interpolated = "".join(
+        f", CASE WHEN fr{k} = 0 OR hi{k} IS NULL THEN lo{k} "
+        f"ELSE lo{k} + (hi{k} - lo{k}) * fr{k} END"
+        for k in range(len(percentiles))
     )
-    outer_extra = "".join(f"a{i}, " for i in range(aggregates))
-    partition = "" if total else "PARTITION BY g"
-    ranked = (
-        f"SELECT pv.*, ROW_NUMBER() OVER ({partition} ORDER BY v) AS rn, "
-        f"COUNT(*) OVER ({partition}) AS n FROM ({values_sql}) pv"
-    )
-    grouped = "NULL AS g" if total else "g"
-    group_by = "HAVING COUNT(*) > 0" if total else "GROUP BY g"
-    return (f"SELECT * FROM (SELECT {int(total)}, g, {outer_extra}{interpolated} "
-            f"FROM (SELECT {grouped}, {extra}{picks} FROM ({ranked}) r {group_by}) q)")
+    outer_extra = "".join(f", a{k}" for k in range(aggregates))
+    partition = f"g{i}{also_sql}"
+    ranked = (f"SELECT pv.*, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY v) AS rn, "
+              f"COUNT(*) OVER (PARTITION BY {partition}) AS n FROM ({values_sql}) pv")
+    also_outer = also_sql  # the `also` columns keep their names through the subquery
+    return (f"SELECT {mask}, {others}{also_outer}{outer_extra}{interpolated} "
+            f"FROM (SELECT g{i}{also_sql}{extra}, {picks} FROM ({ranked}) r "
+            f"GROUP BY {partition}) q")
 
 
 def params_adapt(params) -> list:

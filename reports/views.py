@@ -14,7 +14,8 @@ from inbox.models import Agent, Channel, Inbox, Team
 
 from . import presenters
 from .feedback import recovery_counts, survey_comments
-from .kpis import kpi_breakdown, kpi_report
+from .cache import report_cached
+from .kpis import OVERVIEW_BREAKDOWNS, kpi_breakdown, kpi_overview, kpi_summary
 from .params import kpi_query_parse, previous_query
 from .staffing import hourly_arrivals, staffing_plan
 
@@ -67,11 +68,14 @@ def _form(request, query=None) -> dict:
 @admin_required
 def overview(request):
     query = _query(request)
-    report = kpi_report(query=query)
-    previous = kpi_report(query=previous_query(query))
-    tables = {by: presenters.table_present(rows=kpi_breakdown(query=query, by=by), by=by)
+    overview = _overview(query)
+    report = overview["report"]
+    previous_period = previous_query(query)
+    previous = report_cached(name="summary", query=previous_period,
+                             compute=lambda: kpi_summary(query=previous_period))
+    tables = {by: presenters.table_present(rows=overview["breakdowns"][by], by=by)
               for by in ("channel", "agent", "team")}
-    days = kpi_breakdown(query=query, by="day")
+    days = overview["breakdowns"]["day"]
     return render(request, "reports/overview.html", {
         "form": _form(request, query), "query": query, "report": report,
         "previous_period": query.period.previous(),
@@ -81,6 +85,10 @@ def overview(request):
         "columns": [label for _key, label, _kind, _value in presenters.COLUMNS],
         "tables": tables, "recovery": recovery_counts(query=query),
     })
+
+
+def _overview(query) -> dict:
+    return report_cached(name="overview", query=query, compute=lambda: kpi_overview(query=query))
 
 
 def _score_param(request) -> tuple[str | None, int | None]:
@@ -174,7 +182,11 @@ def export_csv(request, table: str):
         writer.writerow(list(rows[0]))
         writer.writerows([list(row.values()) for row in rows])
     else:
-        rows = presenters.table_present(rows=kpi_breakdown(query=query, by=table), by=table)
+        if table in OVERVIEW_BREAKDOWNS:  # the page's figures, usually cached by now
+            breakdown = _overview(query)["breakdowns"][table]
+        else:
+            breakdown = kpi_breakdown(query=query, by=table)
+        rows = presenters.table_present(rows=breakdown, by=table)
         writer.writerow([table, "name", *(key for key, *_rest in presenters.COLUMNS)])
         for row in rows:
             writer.writerow([row["key"], row["name"],

@@ -29,6 +29,17 @@ from tests.factories import InboxFactory, TeamFactory
 ANA, BO = "ana@example.com", "bo@example.com"
 
 
+@pytest.fixture(autouse=True)
+def report_cache(settings):
+    """A cache of the tests' own (the report pages cache their figures), empty each test."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "reports-tests"}}
+    cache.clear()
+    return cache
+
+
 def message(direction, at, author=None, body="..."):
     return {"direction": direction, "author": author, "body": body, "at": at}
 
