@@ -1,4 +1,4 @@
-"""Full-text search indexes (inbox/search.py). PostgreSQL only: elsewhere search scans.
+"""Full-text search indexes, replaced by those of 0005. PostgreSQL only.
 
 The expressions must stay exactly those Django writes for SearchVector(field,
 config="simple"), or the planner will not use them. On a large existing install, create

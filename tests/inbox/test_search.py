@@ -1,5 +1,5 @@
 """Ticket search (inbox/search.py): the same answers on PostgreSQL full-text search, on its
-per-ticket strategy for common words, and on the substring fallback (SQLite, Chinese)."""
+per-ticket strategy for common words, and on the substring fallback (SQLite)."""
 
 from datetime import timedelta
 
@@ -67,8 +67,10 @@ def strategy(request, monkeypatch):
     ("siti hartono", {"refund"}),            # full name
     ("zoe@example.com", {"login"}),          # an email identity
     ("+62 812 5550", {"refund"}),            # a phone number as typed
-    ("订单", {"chinese"}),                    # Chinese: substring
+    ("订单", {"chinese"}),                    # Chinese: the characters in sequence
     ("杨洋", {"chinese"}),                    # a Chinese name
+    ("单订", set()),                          # ... in that order only
+    ("订单 refund", set()),                   # every word, whatever the script
     ("nothing-like-this", set()),
 ])
 def test_search_finds_by_subject_body_contact_and_identity(world, strategy, q, expected):
@@ -101,4 +103,5 @@ def test_query_words_are_not_operators(world):
 def test_search_terms_and_tsquery():
     assert search.search_terms("Refund, order #5512!") == ["refund", "order", "5512"]
     assert search.prefix_tsquery(["refund", "5512"]) == "refund:* & 5512:*"
+    assert search.prefix_tsquery(["iphone订单", "单"]) == "iphone:* & (订 <-> 单) & 单"
     assert len(search.search_terms(" ".join(f"w{i}" for i in range(20)))) == search.MAX_TERMS
