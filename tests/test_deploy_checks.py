@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -38,3 +39,23 @@ def test_no_migrations_are_missing():
     result = manage("makemigrations", "--check", "--dry-run",
                     DJANGO_SETTINGS_MODULE="config.settings.test")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _database_settings(**env) -> dict:
+    script = ("import json; from django.conf import settings; "
+              "d = settings.DATABASES['default']; "
+              "print(json.dumps({'age': d['CONN_MAX_AGE'], 'pool': d['OPTIONS'].get('pool'), "
+              "'options': d['OPTIONS'].get('options')}))")
+    result = manage("shell", "-c", script, DJANGO_SETTINGS_MODULE="config.settings.dev",
+                    DATABASE_URL="postgres://switchboard@db:5432/switchboard", **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_postgres_connections_come_from_a_pool_unless_turned_off():
+    assert _database_settings() == {
+        "age": 0, "pool": {"min_size": 1, "max_size": 10, "timeout": 30},
+        "options": "-c jit=off"}
+    assert _database_settings(DB_POOL_MAX="4")["pool"]["max_size"] == 4
+    assert _database_settings(DB_POOL_MAX="0", CONN_MAX_AGE="60") == {
+        "age": 60, "pool": None, "options": "-c jit=off"}

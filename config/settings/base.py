@@ -94,10 +94,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    # Daphne serves sync views from a thread pool, where persistent connections pile up
-    # (one per thread, never reused): keep them off unless a pooler says otherwise.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # PostgreSQL's JIT compiles a query whose estimated cost is high, which search queries'
+    # rough row estimates often are, for hundreds of milliseconds, to save less on the few
+    # rows they read. Switchboard runs short queries and aggregates over rollups: off.
+    _options.setdefault("options", "-c jit=off")
+    if env.int("DB_POOL_MAX", default=10) > 0:
+        # Daphne serves sync views and consumers' ORM calls from threads, where persistent
+        # connections would pile up (one per thread, never reused); a connection per request
+        # costs a PostgreSQL handshake each time. A per-process psycopg pool gives both: a
+        # request borrows a connection and returns it when Django "closes" it.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        _options["pool"] = {
+            "min_size": 1, "max_size": env.int("DB_POOL_MAX", default=10), "timeout": 30,
+        }
+    else:  # an external pooler (PgBouncer) in front: CONN_MAX_AGE as it advises
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "inbox.Agent"
 
