@@ -1,12 +1,17 @@
 import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import AdminFactory, AgentFactory
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 FIXTURES_DIR = Path(
     os.environ.get("SWITCHBOARD_FIXTURES", Path(__file__).resolve().parent.parent.parent
@@ -82,3 +87,26 @@ def domain_event_log():
     yield log
     for event, handler in handlers.items():
         domain_events.unsubscribe(event, handler)
+
+
+@pytest.fixture
+def worker(postgres_only):
+    """Start `celery worker` on the test broker and the test database; stop it afterwards."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+    celery = [sys.executable, "-m", "celery", "-A", "config"]
+    subprocess.run([*celery, "purge", "-f"], env=env, cwd=_ROOT, check=True,
+                   capture_output=True)
+    process = subprocess.Popen(
+        [*celery, "worker", "--pool=solo", "--loglevel=WARNING", "--without-heartbeat",
+         "--without-gossip", "--without-mingle"],
+        env=env, cwd=_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    process.wait(timeout=20)

@@ -19,7 +19,6 @@ from surveys.models import Invitation, SurveySettings
 from surveys.tasks import survey_send
 from tests.channels.fake_provider import Reply, fake_provider_running
 from tests.factories import AgentFactory, InboxFactory
-from tests.test_celery_worker import worker  # noqa: F401  (the fixture)
 
 BOT_TOKEN = "123:SECRET"
 SEND = f"/bot{BOT_TOKEN}/sendMessage"
