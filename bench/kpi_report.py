@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ticket_list import size_label  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "bench" / "out"
 SEED = 1
@@ -111,13 +114,6 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (OUT_DIR / f"kpi_report-{stamp}.json").write_text(json.dumps(results, indent=2))
     print(report(results))
-
-
-def size_label(size: int) -> str:
-    for unit, label in ((1_000_000, "m"), (1000, "k")):
-        if size % unit == 0:
-            return f"{size // unit}{label}"
-    return str(size)
 
 
 def manage(url: str, *command: str) -> float:
