@@ -1,6 +1,8 @@
 """Pages of the agent inbox. Each view validates its input, makes one selector or service
 call and renders; the rules live in selectors and services."""
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -26,6 +28,18 @@ def _bad_request(request, message: str, errors=None, status: int = 400):
 
 def _not_found(request, error: NotFound):
     return _bad_request(request, error.message, status=404)
+
+
+def _with_ticket(view):
+    """Give `view` the ticket numbered in the URL, if the agent may see it; 404 otherwise."""
+    @wraps(view)
+    def wrapper(request, number: int):
+        try:
+            ticket = ticket_get_for_agent(agent=request.user, ticket_id=number)
+        except NotFound as error:
+            return _not_found(request, error)
+        return view(request, ticket)
+    return wrapper
 
 
 def _list_params(request) -> tuple[dict | None, ListQueryForm]:
@@ -112,26 +126,21 @@ def _ticket_context(request, ticket) -> dict:
 
 @login_required
 @require_GET
-def ticket_detail(request, number: int):
-    try:
-        ticket = ticket_get_for_agent(agent=request.user, ticket_id=number)
-    except NotFound as error:
-        return _not_found(request, error)
+@_with_ticket
+def ticket_detail(request, ticket):
     services.notifications_mark_read(agent=request.user, ticket=ticket)
     return render(request, "desk/ticket.html", _ticket_context(request, ticket))
 
 
 @login_required
 @require_GET
-def ticket_timeline(request, number: int):
+@_with_ticket
+def ticket_timeline(request, ticket):
     """Timeline entries after what the page shows (`after_seq`, `after_event`), or the
     window before `before_seq` ("load earlier")."""
     try:
-        ticket = ticket_get_for_agent(agent=request.user, ticket_id=number)
         numbers = {key: int(request.GET[key]) for key in ("after_seq", "after_event", "before_seq")
                    if key in request.GET}
-    except NotFound as error:
-        return _not_found(request, error)
     except ValueError:
         return _bad_request(request, _("after_seq, after_event and before_seq are integers."))
     if "before_seq" in numbers:
@@ -144,22 +153,16 @@ def ticket_timeline(request, number: int):
 
 @login_required
 @require_GET
-def ticket_properties(request, number: int):
-    try:
-        ticket = ticket_get_for_agent(agent=request.user, ticket_id=number)
-    except NotFound as error:
-        return _not_found(request, error)
+@_with_ticket
+def ticket_properties(request, ticket):
     return render(request, "desk/_properties.html", _ticket_context(request, ticket))
 
 
 @login_required
 @require_POST
-def ticket_compose(request, number: int):
+@_with_ticket
+def ticket_compose(request, ticket):
     """A reply or an internal note; htmx swaps in the new timeline entry."""
-    try:
-        ticket = ticket_get_for_agent(agent=request.user, ticket_id=number)
-    except NotFound as error:
-        return _not_found(request, error)
     form = ComposerForm(request.POST, request.FILES)
     if not form.is_valid():
         return _bad_request(request, _("The message was not sent."), form.errors)
@@ -186,12 +189,9 @@ def ticket_compose(request, number: int):
 
 @login_required
 @require_POST
-def ticket_change(request, number: int):
+@_with_ticket
+def ticket_change(request, ticket):
     """Status, snooze, priority, assignee, labels; htmx swaps in the properties panel."""
-    try:
-        ticket = ticket_get_for_agent(agent=request.user, ticket_id=number)
-    except NotFound as error:
-        return _not_found(request, error)
     form = TicketUpdateForm(request.POST)
     if not form.is_valid():
         return _bad_request(request, _("The ticket was not changed."), form.errors)
