@@ -82,8 +82,11 @@ def main() -> None:
                         help="PostgreSQL server URL, without database name.")
     parser.add_argument("--redis", default="",
                         help="Use this Redis instead of starting a private redis-server.")
+    parser.add_argument("--db-pool-max", default="10",
+                        help="DB_POOL_MAX of the product process (the product's default, 10: a "
+                             "psycopg pool per process); 0 opens a connection per request.")
     parser.add_argument("--conn-max-age", default="0",
-                        help="CONN_MAX_AGE of the product process (the product's default, 0). "
+                        help="CONN_MAX_AGE of the product process, with --db-pool-max 0 only. "
                              "60 keeps a PostgreSQL connection open per REST request under "
                              "daphne until the server refuses more (see RESULTS.md).")
     parser.add_argument("--settings", default="bench.chat_settings",
@@ -102,7 +105,7 @@ def main() -> None:
     try:
         django_setup(database_url)
         results = {"sizes": sizes, "rate": args.rate, "settings": args.settings,
-                   "conn_max_age": args.conn_max_age, "layers": {}, "machine": machine()}
+                   "conn_max_age": args.conn_max_age, "db_pool_max": args.db_pool_max, "layers": {}, "machine": machine()}
         for layer in layers:
             try:
                 results["layers"][layer] = measure_layer(layer, sizes, redis.url,
@@ -179,7 +182,7 @@ class Daphne:
         if server == APP:
             # The scripted visitors send faster than people type: no frame rate limit.
             env |= {"DJANGO_SETTINGS_MODULE": args.settings, "DEBUG": "0",
-                    "CONN_MAX_AGE": args.conn_max_age,
+                    "CONN_MAX_AGE": args.conn_max_age, "DB_POOL_MAX": args.db_pool_max,
                     "DATABASE_URL": database_url, "WIDGET_FRAMES_PER_SECOND": "100000",
                     "WIDGET_FRAME_BURST": "100000"}
         self.log = (OUT_DIR / f"daphne-{server}-{layer}.log").open("ab")
@@ -630,6 +633,7 @@ def machine() -> dict:
 def report(results: dict) -> str:
     lines = [f"Rate while measuring latency: {results['rate']:g} messages/s over all "
              f"conversations and both directions. Product: {results['settings']}, "
+             f"DB_POOL_MAX={results.get('db_pool_max', '0')}, "
              f"CONN_MAX_AGE={results['conn_max_age']}. {results['machine']['cpus']} CPUs "
              f"shared by client, daphne, Redis and PostgreSQL {results['machine']['postgres']}; "
              f"load average {results['machine']['load_average_at_start'][0]:.1f} at the start, "
