@@ -99,14 +99,15 @@ else:
     # rough row estimates often are, for hundreds of milliseconds, to save less on the few
     # rows they read. Switchboard runs short queries and aggregates over rollups: off.
     _options.setdefault("options", "-c jit=off")
-    if env.int("DB_POOL_MAX", default=10) > 0:
+    _pool_max = env.int("DB_POOL_MAX", default=10)
+    if _pool_max > 0:
         # Daphne serves sync views and consumers' ORM calls from threads, where persistent
         # connections would pile up (one per thread, never reused); a connection per request
         # costs a PostgreSQL handshake each time. A per-process psycopg pool gives both: a
         # request borrows a connection and returns it when Django "closes" it.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         _options["pool"] = {
-            "min_size": 1, "max_size": env.int("DB_POOL_MAX", default=10), "timeout": 30,
+            "min_size": 1, "max_size": _pool_max, "timeout": 30,
         }
     else:  # an external pooler (PgBouncer) in front: CONN_MAX_AGE as it advises
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
