@@ -44,6 +44,16 @@ def status_failure(status: int, description: str,
     return PermanentDeliveryError(description)
 
 
+def json_object(response: httpx.Response) -> dict:
+    """A provider's JSON answer, or {} when the body is not a JSON object (an HTML error
+    page from a proxy, an empty 502)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def retry_after_parse(value) -> float | None:
     """Seconds from a `Retry-After` header or a provider's retry_after field."""
     try:

@@ -17,6 +17,7 @@ from ..base import MediaRef
 from ..provider_http import (
     body_read_limited,
     http_client,
+    json_object,
     media_name_and_type,
     retry_after_parse,
     status_failure,
@@ -67,7 +68,7 @@ class GraphClient:
             raise transport_failure("Meta", exc) from None
         if response.status_code >= 400:
             raise graph_failure(response)
-        return _json(response)
+        return json_object(response)
 
 
 def media_get(url: str, *, limit: int, headers: dict | None = None) -> tuple[bytes, str]:
@@ -98,7 +99,7 @@ def media_file(media: MediaRef, served_type: str) -> tuple[str, str]:
 def graph_failure(response: httpx.Response) -> Exception:
     """Meta's `{"error": {"message", "code", "error_data": {"details"}}}` as a delivery
     error: throttling and outages are transient, whatever the HTTP status."""
-    error = _json(response).get("error")
+    error = json_object(response).get("error")
     error = error if isinstance(error, dict) else {}
     message = str(error.get("message") or response.reason_phrase or "error")
     data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
@@ -143,11 +144,3 @@ def url_file_name(url: str) -> str:
     """The last path segment of a URL if it looks like a file name (has a dot), else ""."""
     segment = unquote(PurePosixPath(urlsplit(url).path).name)
     return segment if "." in segment else ""
-
-
-def _json(response: httpx.Response) -> dict:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -9,6 +9,7 @@ from ...models import Inbox
 from ..provider_http import (
     body_read_limited,
     http_client,
+    json_object,
     retry_after_parse,
     status_failure,
     transport_failure,
@@ -40,12 +41,7 @@ class BotApi:
                     response = client.post(url, json=params or {})
         except httpx.HTTPError as exc:
             raise transport_failure("Telegram", exc) from None
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = {}
-        if not isinstance(payload, dict):
-            payload = {}
+        payload = json_object(response)
         if response.status_code == 200 and payload.get("ok"):
             return payload.get("result")
         description = str(payload.get("description") or response.reason_phrase or "error")

@@ -15,6 +15,7 @@ from ..provider_http import (
     attachment_limit,
     body_read_limited,
     http_client,
+    json_object,
     media_name_and_type,
     retry_after_parse,
     status_failure,
@@ -87,11 +88,7 @@ class TwilioAdapter(ChannelAdapter):
                 response = client.post(url, data=data, auth=(account_sid, auth_token))
         except httpx.HTTPError as exc:
             raise transport_failure("Twilio", exc) from None
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = {}
-        payload = payload if isinstance(payload, dict) else {}
+        payload = json_object(response)
         if response.status_code in (200, 201) and payload.get("sid"):
             return str(payload["sid"])
         description = str(payload.get("message") or response.reason_phrase or "error")

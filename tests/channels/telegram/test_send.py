@@ -120,6 +120,10 @@ def test_timeout_is_retried(ticket, agent, fake_provider, monkeypatch):
      "Forbidden: bot was blocked by the user (Telegram 403)"),
     (refused(400, "Bad Request: chat not found"), "Bad Request: chat not found (Telegram 400)"),
     (refused(401, "Unauthorized"), "Unauthorized (Telegram 401)"),
+    # Not Telegram's JSON envelope (a proxy's page, a stray array): the HTTP reason stands in.
+    (Reply(404, body=b"<html>Not Found</html>", content_type="text/html"),
+     "Not Found (Telegram 404)"),
+    (Reply(400, ["unexpected"]), "Bad Request (Telegram 400)"),
 ])
 def test_refusal_fails_the_reply_with_telegrams_reason(ticket, agent, fake_provider, answer,
                                                        error):
