@@ -3,8 +3,8 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .errors import NotFound
-from .search import ticket_search_filter
 from .models import Agent, Contact, ContactIdentity, Inbox, Label, Message, Ticket, TicketEvent
+from .search import ticket_search_filter
 
 
 def inbox_ids_for_agent(agent: Agent) -> QuerySet | None:

@@ -60,16 +60,15 @@ def _on_message_created(*, ticket_id: int, message_id: int) -> None:
         )
 
 
-def webhooks_subscribe() -> None:
-    """Called from the app's ready(): inbox events reach integrations via domain events."""
-    for event in (domain_events.TICKET_CREATED, domain_events.TICKET_RESOLVED,
-                  domain_events.TICKET_REOPENED):
-        domain_events.subscribe(event, _HANDLERS[event])
-    domain_events.subscribe(domain_events.MESSAGE_CREATED, _on_message_created)
-
-
-_HANDLERS = {
+_TICKET_EVENT_HANDLERS = {
     event: _on_ticket_event(event)
     for event in (domain_events.TICKET_CREATED, domain_events.TICKET_RESOLVED,
                   domain_events.TICKET_REOPENED)
 }
+
+
+def webhooks_subscribe() -> None:
+    """Called from the app's ready(): inbox events reach integrations via domain events."""
+    for event, handler in _TICKET_EVENT_HANDLERS.items():
+        domain_events.subscribe(event, handler)
+    domain_events.subscribe(domain_events.MESSAGE_CREATED, _on_message_created)

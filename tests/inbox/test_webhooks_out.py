@@ -82,6 +82,19 @@ def test_domain_events_queue_one_delivery_per_interested_endpoint(
     assert resolved_only.deliveries.get().payload["ticket"]["status"] == "resolved"
 
 
+def test_a_reopen_is_delivered_as_ticket_reopened(enqueued, django_capture_on_commit_callbacks):
+    ticket = _ticket(InboxFactory(kind=Inbox.Kind.TELEGRAM))
+    ticket_set_status(ticket=ticket, status=Ticket.Status.RESOLVED, by=None)
+    endpoint = WebhookEndpoint.objects.create(
+        name="reopens", url="http://127.0.0.1:9/re", events=["ticket.reopened"])
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_set_status(ticket=ticket, status=Ticket.Status.OPEN, by=None)
+    delivery = endpoint.deliveries.get()
+    assert (delivery.event, delivery.payload["ticket"]["id"],
+            delivery.payload["ticket"]["status"]) == ("ticket.reopened", ticket.pk, "open")
+    assert enqueued == [str(delivery.pk)]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_change_queues_nothing(enqueued):
     inbox = InboxFactory(kind=Inbox.Kind.TELEGRAM)
