@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from inbox.models import Message, Ticket
+from tests.channels.stored_message import identities, inbound_message_get
 from tests.channels.telegram.conftest import fixture_bytes
 
 pytestmark = pytest.mark.django_db
@@ -22,15 +23,7 @@ def post_fixture(fixtures_dir, telegram_inbox, post_update):
 
 
 def stored_message() -> Message:
-    message = Message.objects.select_related("ticket__contact").get()
-    assert message.direction == "inbound" and message.channel == "telegram"
-    assert message.author_contact == message.ticket.contact
-    assert message.ticket.channel == "telegram" and message.ticket.status == "open"
-    return message
-
-
-def identities(message: Message) -> list[tuple]:
-    return list(message.ticket.contact.identities.values_list("kind", "value", "verified"))
+    return inbound_message_get(channel="telegram")
 
 
 def test_audio(post_fixture, media_queued):

@@ -7,6 +7,7 @@ from inbox.models import Message
 from inbox.services import message_reply
 from inbox.tasks import message_deliver
 from tests.channels.fake_provider import Reply
+from tests.channels.stored_message import identities, inbound_message_get
 from tests.channels.twilio.conftest import MESSAGES_PATH, fixture_bytes
 
 pytestmark = pytest.mark.django_db
@@ -23,15 +24,7 @@ def post_fixture(fixtures_dir, twilio_inbox, post_form):
 
 
 def stored_message() -> Message:
-    message = Message.objects.select_related("ticket__contact").get()
-    assert (message.direction, message.channel) == ("inbound", "sms")
-    assert message.author_contact == message.ticket.contact
-    assert (message.ticket.channel, message.ticket.status) == ("sms", "open")
-    return message
-
-
-def identities(message: Message) -> list[tuple]:
-    return list(message.ticket.contact.identities.values_list("kind", "value", "verified"))
+    return inbound_message_get(channel="sms")
 
 
 def test_inbound_sms(post_fixture, media_queued, fixtures_dir):
