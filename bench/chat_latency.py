@@ -33,7 +33,6 @@ import resource
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -49,8 +48,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "bench" / "out"
+from common import OUT_DIR, ROOT, database_create, free_port, percentile
+
 DATABASE = "switchboard_bench_chat"
 APP, RELAY = "app", "relay"
 ASGI = {APP: "config.asgi:application", RELAY: "bench.relay_asgi:application"}
@@ -127,12 +126,6 @@ def save(results: dict, stamp: str) -> None:
 
 
 # --- processes --------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 class RedisServer:
     def __init__(self, url: str):
@@ -217,10 +210,7 @@ def manage(url: str, *command: str) -> None:
 
 def database_prepare(server: str, url: str) -> None:
     """Create and migrate the benchmark's database if needed, and empty it."""
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
+    database_create(server, urlsplit(url).path.lstrip("/"))
     manage(url, "migrate", "--verbosity", "0")
     manage(url, "flush", "--no-input", "--verbosity", "0")
 
@@ -611,11 +601,6 @@ async def _idle(daphne: Daphne, world: dict, count: int) -> dict:
 
 
 # --- report ---------------------------------------------------------------------------
-
-def percentile(values: list[float], p: int) -> float:
-    """Linear interpolation between closest ranks."""
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
 
 def summary(seconds: list[float]) -> dict:
     ms = [s * 1000 for s in seconds]

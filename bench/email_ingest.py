@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "bench" / "out"
+from common import OUT_DIR, ROOT, database_recreate
+
 CORPUS_DIR = OUT_DIR / "email-corpus"
 EXPECTED_PATH = OUT_DIR / "email-corpus.json"
 FIXTURES_DIR = Path(os.environ.get("SWITCHBOARD_FIXTURES", ROOT.parent / "shared" / "fixtures"))
@@ -460,12 +460,6 @@ def helpdesk_run(server: str, expected: dict, *, shim: bool) -> dict:
 
 
 # --- shared -----------------------------------------------------------------------------
-
-def database_recreate(server: str, name: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
 
 def timed(command: list[str], *, cwd: Path, env: dict, log: Path) -> dict:
     """Run one whole command; wall time from start to exit, and its CPU time."""

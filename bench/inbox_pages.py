@@ -17,21 +17,19 @@ are the baselines measured in the same run.
 import argparse
 import json
 import math
-import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ticket_list import _ticket_count, database_prepare, manage, percentile, size_label  # noqa: E402
+from common import ROOT, percentile, results_write, size_label  # noqa: E402
+from common import measure_in_child as child_measure  # noqa: E402
+from ticket_list import _ticket_count, database_prepare, manage  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "bench" / "out"
 BASELINES = ("healthz", "profile")
 LIST_PAGES = ("list_all_admin", "list_agent", "list_unassigned", "list_open", "list_inbox",
               "list_label", "list_page_21", "nav_counts")
@@ -68,9 +66,7 @@ def main() -> None:
             print(f"round {round_number + 1}/{args.rounds}: {size_label(size)}", flush=True)
             turns[size].append({**measure_in_child(url, args), "size": size})
     results = [merge_turns(turns[size]) for size in urls]
-    OUT_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (OUT_DIR / f"inbox_pages-{stamp}.json").write_text(json.dumps(results, indent=2))
+    results_write("inbox_pages", results)
     print(report(results))
 
 
@@ -89,14 +85,10 @@ def database_ready(server: str, url: str, size: int) -> None:
 
 
 def measure_in_child(url: str, args) -> dict:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-           "DEBUG": "0", "ALLOWED_HOSTS": "testserver", "REDIS_URL": "", "LOG_LEVEL": "ERROR"}
-    command = [sys.executable, __file__, "--measure", url,
-               "--iterations", str(math.ceil(args.iterations / args.rounds)),
-               "--warmup", str(args.warmup), "--budget", str(args.budget / args.rounds)]
-    done = subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE,
-                          text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_measure(__file__, url,
+                         "--iterations", str(math.ceil(args.iterations / args.rounds)),
+                         "--warmup", str(args.warmup), "--budget", str(args.budget / args.rounds),
+                         env={"LOG_LEVEL": "ERROR"})
 
 
 def merge_turns(turns: list[dict]) -> dict:

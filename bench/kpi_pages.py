@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -26,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from kpi_report import FLOOR_SQL, OUT_DIR, percentile, size_label  # noqa: E402
+from common import results_write, size_label  # noqa: E402
+from common import measure_in_child as child_measure  # noqa: E402
+from kpi_report import FLOOR_SQL, percentile  # noqa: E402
 
 DAYS = 28
 
@@ -56,20 +57,12 @@ def main() -> None:
             turn["load"] = [load, os.getloadavg()[0]]
             turns[size].append(turn)
     results = [merge(size, turns[size]) for size in sizes]
-    OUT_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (OUT_DIR / f"kpi_pages{args.label}-{stamp}.json").write_text(json.dumps(results, indent=2))
+    results_write(f"kpi_pages{args.label}", results)
     print(report(results))
 
 
 def measure_in_child(url: str, args) -> dict:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-           "DEBUG": "0", "ALLOWED_HOSTS": "testserver", "REDIS_URL": ""}
-    command = [sys.executable, str(Path(__file__).resolve()), "--measure", url,
-               "--iterations", str(args.iterations)]
-    done = subprocess.run(command, cwd=Path.cwd(), env=env, check=True,
-                          stdout=subprocess.PIPE, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_measure(__file__, url, "--iterations", str(args.iterations), cwd=Path.cwd())
 
 
 # --- child process ---------------------------------------------------------------------------

@@ -26,10 +26,9 @@ from urllib.parse import urlsplit
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ticket_list import size_label  # noqa: E402
+from common import ROOT, database_create, results_write, size_label  # noqa: E402
+from common import measure_in_child as child_measure  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "bench" / "out"
 SEED = 1
 DAYS = 90
 
@@ -110,9 +109,7 @@ def main() -> None:
             turn["load"] = [load, os.getloadavg()[0]]  # 1-minute load average before, after
             turns[size].append(turn)
     results = [merge(size, turns[size], preparation[size]) for size in urls]
-    OUT_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (OUT_DIR / f"kpi_report-{stamp}.json").write_text(json.dumps(results, indent=2))
+    results_write("kpi_report", results)
     print(report(results))
 
 
@@ -127,9 +124,7 @@ def manage(url: str, *command: str) -> float:
 def database_prepare(server: str, url: str, size: int) -> dict:
     """Create, migrate, seed, add surveys and build the rollups, unless already done."""
     name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
+    database_create(server, name)
     manage(url, "migrate", "--verbosity", "0")
     with psycopg.connect(url, autocommit=True) as connection:
         tickets = connection.execute("SELECT count(*) FROM inbox_ticket").fetchone()[0]
@@ -156,12 +151,7 @@ def database_prepare(server: str, url: str, size: int) -> dict:
 
 
 def measure_in_child(url: str, args) -> dict:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-           "DEBUG": "0", "ALLOWED_HOSTS": "testserver", "REDIS_URL": ""}
-    command = [sys.executable, __file__, "--measure", url, "--iterations", str(args.iterations)]
-    done = subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE,
-                          text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_measure(__file__, url, "--iterations", str(args.iterations))
 
 
 # --- child process ---------------------------------------------------------------------------

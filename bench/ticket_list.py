@@ -21,14 +21,12 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "bench" / "out"
+from common import OUT_DIR, ROOT, percentile, results_write, size_label
+from common import measure_in_child as child_measure
 SEED = 1  # the same seed at every size: the same first customers, names and texts
 BASELINES = ("healthz", "inboxes")
 # Sampled after the others: at 1M their scans push the other requests' pages out of
@@ -73,17 +71,8 @@ def main() -> None:
             explain = args.explain and round_number == 0
             turns[size].append(measure_in_child(url, args, explain=explain))
     results = [merge_turns(turns[size]) for size in urls]
-    OUT_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (OUT_DIR / f"ticket_list-{stamp}.json").write_text(json.dumps(results, indent=2))
+    results_write("ticket_list", results)
     print(report(results))
-
-
-def size_label(size: int) -> str:
-    for unit, label in ((1_000_000, "m"), (1000, "k")):
-        if size % unit == 0:
-            return f"{size // unit}{label}"
-    return str(size)
 
 
 def manage(url: str, *command: str) -> None:
@@ -124,16 +113,11 @@ def _ticket_count(url: str) -> int | None:
 
 
 def measure_in_child(url: str, args, *, explain: bool) -> dict:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-           "DEBUG": "0", "ALLOWED_HOSTS": "testserver", "REDIS_URL": ""}
-    command = [sys.executable, __file__, "--measure", url,
-               "--iterations", str(math.ceil(args.iterations / args.rounds)),
+    options = ["--iterations", str(math.ceil(args.iterations / args.rounds)),
                "--warmup", str(args.warmup), "--budget", str(args.budget / args.rounds)]
     if explain:
-        command.append("--explain")
-    done = subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE,
-                          text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        options.append("--explain")
+    return child_measure(__file__, url, *options)
 
 
 def merge_turns(turns: list[dict]) -> dict:
@@ -254,11 +238,6 @@ def explain_list_queries(client, headers: dict, requests: dict, tickets: int) ->
         lines += [f"## {key}: GET {path}", "", sql, "", plan, ""]
     OUT_DIR.mkdir(exist_ok=True)
     (OUT_DIR / f"plans-{size_label(tickets)}.txt").write_text("\n".join(lines))
-
-
-def percentile(values: list[float], p: int) -> float:
-    """Linear interpolation between closest ranks."""
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 # --- report ---------------------------------------------------------------------------

@@ -41,8 +41,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "bench" / "out"
+from common import OUT_DIR, ROOT, database_recreate, free_port, percentile
+
 DATABASE = "switchboard_bench_hooks"
 BASELINE, EMAIL = "healthz", "email_raw"
 ENDPOINTS = (BASELINE, "telegram", "whatsapp", EMAIL)
@@ -147,12 +147,6 @@ def environment(database_url: str, var_dir: str, conn_max_age: str) -> dict:
     return env
 
 
-def database_recreate(server: str, name: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
 def django_setup_and_fixtures(env: dict) -> dict:
     """Django in this process, on the server's settings: the three inboxes, an admin agent
     with an API token. This process then only reads the database, outside the load."""
@@ -184,12 +178,6 @@ def django_setup_and_fixtures(env: dict) -> dict:
              "token": Token.objects.create(user=admin).key}
     connections.close_all()
     return world
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Daphne:
@@ -385,11 +373,6 @@ def machine_busy(before: tuple[int, int] | None = None):
     if before is None:
         return total - idle, total
     return (total - idle - before[0]) / max(total - before[1], 1)
-
-
-def percentile(values: list[float], p: int) -> float:
-    """Linear interpolation between closest ranks."""
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 def summarize(turns: list[dict]) -> dict:
