@@ -54,9 +54,7 @@ def json_text(column: str, key: str) -> str:
 
 
 def json_int(column: str, key: str) -> str:
-    if is_postgres():
-        return f"({column} ->> '{key}')::int"
-    return f"CAST(json_extract({column}, '$.{key}') AS INTEGER)"
+    return f"CAST({json_text(column, key)} AS INTEGER)"
 
 
 def _zone(tz: str) -> str:

@@ -147,3 +147,22 @@ def test_pages_speak_the_admins_language(history, client, admin_agent, language,
     assert all(word in page for word in words)
     staffing = client.get("/reports/staffing/", PERIOD).content.decode()
     assert {"id": "Agen dibutuhkan", "zh-hans": "所需客服"}[language] in staffing
+
+
+@pytest.mark.parametrize(("path", "params", "field", "reason"), [
+    ("/reports/comments/", {"kind": "sus"}, "kind", "Choose CSAT, NPS or CES."),
+    ("/reports/export/comments.csv", {"kind": "sus"}, "kind", "Choose CSAT, NPS or CES."),
+    ("/reports/comments/", {"score": "-1"}, "score", "A score is a whole number from 0 to 10."),
+    ("/reports/staffing/", {"handle_seconds": "abc"}, "handle_seconds",
+     "Enter a number from 1 to 86400."),
+    ("/reports/staffing/", {"target_seconds": "nan"}, "target_seconds",
+     "Enter a number from 0 to 86400."),
+    ("/reports/export/staffing.csv", {"target_percent": "0"}, "target_percent",
+     "Enter a number from 1 to 99.9."),
+])
+def test_bad_comment_and_staffing_inputs_give_a_400_page_naming_the_field(
+        history, admin_client, path, params, field, reason):
+    response = admin_client.get(path, {**PERIOD, **params})
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert f"<strong>{field}</strong>: {reason}" in response.content.decode()
