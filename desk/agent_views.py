@@ -12,7 +12,7 @@ from inbox.errors import NotFound, ServiceError
 
 from . import selectors, services
 from .forms import CannedResponseForm, ListQueryForm, ProfileForm, SavedFilterForm
-from .views import _bad_request, inbox_url
+from .views import _bad_request, _not_found, inbox_url
 
 
 class LoginView(auth_views.LoginView):
@@ -74,7 +74,7 @@ def saved_filter_delete(request, filter_id: int):
     try:
         services.saved_filter_delete(agent=request.user, filter_id=filter_id)
     except NotFound as error:
-        return _bad_request(request, error.message, status=404)
+        return _not_found(request, error)
     return redirect(inbox_url({}))
 
 
@@ -103,5 +103,5 @@ def canned_response_delete(request, response_id: int):
     try:
         services.canned_response_delete(by=request.user, response_id=response_id)
     except NotFound as error:
-        return _bad_request(request, error.message, status=404)
+        return _not_found(request, error)
     return redirect("desk:canned")
