@@ -14,7 +14,7 @@ from inbox.errors import Conflict, InvalidInput
 from . import services
 from .models import QUESTION_LANGUAGES as LANGUAGES
 from .models import Answer, Invitation, RecoveryTask
-from .scoring import SCALES
+from .scoring import SCALES, score_valid
 from .selectors import recovery_tasks_for, settings_for
 from .texts import SCALE_LABELS, language_normalize, question_text
 from .tokens import TokenExpired, TokenInvalid, token_read
@@ -76,6 +76,14 @@ def _form(request, invitation: Invitation, language: str, *, score=None, comment
         }, status=status)
 
 
+def _score_refused(request, invitation: Invitation, language: str, *,
+                   comment=None) -> HttpResponse:
+    """The form again, with the scale the score must be on (call under the page's language)."""
+    low, high = SCALES[invitation.kind]
+    return _form(request, invitation, language, comment=comment, status=400, error=_(
+        "Please pick a score from %(low)s to %(high)s.") % {"low": low, "high": high})
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_answer(request, token: str):
     invitation, problem = _invitation_from(request, token)
@@ -87,11 +95,9 @@ def survey_answer(request, token: str):
     score = _integer(request.GET.get("score"))
     if "score" not in request.GET:
         return _form(request, invitation, language)
-    low, high = SCALES[invitation.kind]
-    if score is None or not low <= score <= high:
+    if score is None or not score_valid(invitation.kind, score):
         with translation.override(language):
-            return _form(request, invitation, language, status=400, error=_(
-                "Please pick a score from %(low)s to %(high)s.") % {"low": low, "high": high})
+            return _score_refused(request, invitation, language)
     answered = Answer.objects.filter(invitation=invitation).first()
     with translation.override(language):
         # One click records a first answer; a link scanner following every link must not
@@ -119,9 +125,7 @@ def _answer_post(request, invitation: Invitation, language: str) -> HttpResponse
         except Conflict:
             return _problem(request, language, 409, _("This answer can no longer be changed."))
         except InvalidInput:
-            low, high = SCALES[invitation.kind]
-            return _form(request, invitation, language, comment=comment, status=400, error=_(
-                "Please pick a score from %(low)s to %(high)s.") % {"low": low, "high": high})
+            return _score_refused(request, invitation, language, comment=comment)
     url = reverse("surveys:thanks", args=[request.resolver_match.kwargs["token"]])
     return redirect(f"{url}?lang={language}")
 

@@ -8,9 +8,11 @@ import pytest
 from django.core import signing
 from django.utils import timezone
 
+from inbox.errors import InvalidInput
 from inbox.models import TicketEvent
 from inbox.webhooks.models import WebhookDelivery, WebhookEndpoint
-from surveys.models import Answer
+from surveys.models import Answer, Invitation
+from surveys.services import COMMENT_MAX, answer_record
 from surveys.tokens import SALT, token_make
 
 pytestmark = pytest.mark.django_db
@@ -198,3 +200,20 @@ def test_one_click_without_comment_box_does_not_offer_one(client, sent_invitatio
     assert "Thank you, your answer is recorded." in html
     assert "add a comment" not in html and 'name="comment"' not in html
     assert Answer.objects.get().score == 5
+
+
+def test_an_invitation_not_sent_takes_no_answer(sent_invitation):
+    invitation = sent_invitation()
+    Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.SKIPPED)
+    with pytest.raises(InvalidInput) as refused:
+        answer_record(invitation_id=invitation.pk, score=5)
+    assert refused.value.code == "not_sent"
+    assert Answer.objects.count() == 0 and answered_events() == []
+
+
+def test_a_long_comment_is_trimmed_and_cut_to_its_limit(sent_invitation):
+    invitation = sent_invitation()
+    answer = answer_record(invitation_id=invitation.pk, score=4,
+                           comment="  " + "a" * (COMMENT_MAX + 50) + "  ")
+    assert answer.comment == "a" * COMMENT_MAX
+    assert Answer.objects.get().comment == "a" * COMMENT_MAX
