@@ -77,24 +77,24 @@ def test_follow_up_mode_opens_a_linked_ticket(sent_invitation, lead):
     assert TicketEvent.objects.filter(ticket=follow_up, type="created").count() == 1
 
 
-def test_ticket_team_lead_comes_before_the_inbox_team_lead(sent_invitation):
+def answer_1_on_a_ticket_whose_team_lead_is(lead, sent_invitation):
     invitation = sent_invitation()
-    ticket_lead = AdminFactory(username="ticketlead")
     ticket = invitation.ticket
-    ticket.team = TeamFactory(lead=ticket_lead)
+    ticket.team = TeamFactory(lead=lead)
     ticket.save()
     answer_record(invitation_id=invitation.pk, score=1)
+
+
+def test_ticket_team_lead_comes_before_the_inbox_team_lead(sent_invitation):
+    ticket_lead = AdminFactory(username="ticketlead")
+    answer_1_on_a_ticket_whose_team_lead_is(ticket_lead, sent_invitation)
     task = RecoveryTask.objects.get()
     assert (task.owner_id, Ticket.objects.get().assignee_id) == (ticket_lead.pk, ticket_lead.pk)
 
 
 def test_lead_outside_the_inbox_owns_the_task_unassigned(sent_invitation):
-    invitation = sent_invitation()
     outsider = AgentFactory(username="outsider")
-    ticket = invitation.ticket
-    ticket.team = TeamFactory(lead=outsider)
-    ticket.save()
-    answer_record(invitation_id=invitation.pk, score=1)
+    answer_1_on_a_ticket_whose_team_lead_is(outsider, sent_invitation)
     task = RecoveryTask.objects.get()
     assert task.owner_id == outsider.pk
     assert Ticket.objects.get().assignee_id is None

@@ -10,27 +10,23 @@ import http.server
 import os
 import re
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.db import connections
 from django.template.loader import render_to_string
 from django.test import Client
 
 from inbox.models import Inbox, Message
 from inbox.services import Identity, message_reply
 from surveys.models import Answer, Invitation, RecoveryTask
+from tests.chat.test_widget_browser import (  # noqa: F401 (browser is a fixture)
+    CHROMIUM, QuietHandler, browser, wait_for)
 from tests.factories import InboxFactory
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "survey.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -38,20 +34,6 @@ pytestmark = [
                        reason="needs Debian's chromium at /usr/bin/chromium "
                               "(apt-get install -y chromium; never `playwright install`)"),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # are plain synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # Connections opened while Playwright's loop ran belong to that context: close
-        # them here, in it, or the test database cannot be dropped.
-        connections.close_all()
 
 
 def test_customer_answers_in_indonesian_and_the_lead_sees_the_recovery_task(
@@ -100,11 +82,6 @@ def test_customer_answers_in_indonesian_and_the_lead_sees_the_recovery_task(
     context.close()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def host_page(tmp_path, live_server):
     """A shop page of another origin embedding the widget from the live server."""
@@ -123,16 +100,6 @@ def host_page(tmp_path, live_server):
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_widget_shows_a_rating_card_whose_buttons_answer(live_server, settings, browser,
