@@ -60,8 +60,8 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         self.agent = user
         self.viewing: set[int] = set()
         self.replying: set[int] = set()
-        self.inbox_groups = await _agent_inbox_groups(user)
-        for group in [*self.inbox_groups, agent_group(user.pk)]:
+        self.joined_groups = [*await _agent_inbox_groups(user), agent_group(user.pk)]
+        for group in self.joined_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
@@ -70,9 +70,7 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             await self._view(ticket_id, "stop")
         for ticket_id in list(getattr(self, "replying", ())):
             await self._replying(ticket_id, "stop")
-        if hasattr(self, "agent"):
-            await self.channel_layer.group_discard(agent_group(self.agent.pk), self.channel_name)
-        for group in getattr(self, "inbox_groups", []):
+        for group in getattr(self, "joined_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, frame, **kwargs):

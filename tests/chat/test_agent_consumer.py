@@ -66,6 +66,28 @@ async def test_idle_socket_stays_open():
     await communicator.disconnect()
 
 
+async def test_a_closed_socket_leaves_its_inbox_and_agent_groups():
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    from inbox.realtime import agent_group, inbox_group
+
+    layer = get_channel_layer()
+    if not isinstance(layer, InMemoryChannelLayer):
+        pytest.skip("reads the in-memory channel layer's group table")
+    alice, mine, other = await make_world()
+    groups = [inbox_group(mine.pk), agent_group(alice.pk), inbox_group(other.pk)]
+
+    def members():
+        return [len(layer.groups.get(group, {})) for group in groups]
+
+    before = members()
+    communicator, connected, _ = await connect(alice)
+    assert connected
+    assert members() == [before[0] + 1, before[1] + 1, before[2]]
+    await communicator.disconnect()
+    assert members() == before
+
+
 @database_sync_to_async
 def make_ticket_world():
     alice = AgentFactory(username="alice")
