@@ -224,6 +224,16 @@ def agent_socket(daphne, agent):
         yield socket_
 
 
+def agent_reply(daphne, agent, ticket_id: int, body: str) -> dict:
+    """The agent replies through the REST API of the running server; returns the message."""
+    token, _ = Token.objects.get_or_create(user=agent)
+    reply = httpx.post(f"{daphne.base}/api/v1/tickets/{ticket_id}/messages/",
+                       json={"type": "reply", "body": body},
+                       headers={"Authorization": f"Token {token.key}"}, trust_env=False)
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
 def start_conversation(page, url):
     page.goto(url)
     page.get_by_role("button", name="Open chat").click()
@@ -248,11 +258,7 @@ def test_visitor_and_agent_chat_live_across_origins(daphne, host_page, context, 
                                   "state": "start"}))
         expect(page.get_by_text("Maya Chen is typing…")).to_be_visible()
 
-        token = Token.objects.create(user=agent)
-        reply = httpx.post(f"{daphne.base}/api/v1/tickets/{message.ticket_id}/messages/",
-                           json={"type": "reply", "body": "It ships tomorrow morning."},
-                           headers={"Authorization": f"Token {token.key}"}, trust_env=False)
-        assert reply.status_code == 201, reply.text
+        reply = agent_reply(daphne, agent, message.ticket_id, "It ships tomorrow morning.")
         expect(page.get_by_text("It ships tomorrow morning.")).to_be_visible(timeout=5000)
         expect(page.get_by_text("Maya Chen is typing…")).to_have_count(0)  # the reply ends it
         expect(page.get_by_text("Maya Chen", exact=True)).to_be_visible()
@@ -261,7 +267,7 @@ def test_visitor_and_agent_chat_live_across_origins(daphne, host_page, context, 
 
         expect(page.get_by_text("Seen", exact=True)).to_have_count(0)
         agent_ws.send(json.dumps({"type": "read", "ticket_id": message.ticket_id,
-                                  "seq": reply.json()["seq"]}))
+                                  "seq": reply["seq"]}))
         expect(page.get_by_text("Seen", exact=True)).to_be_visible()
 
     styles = page.evaluate("""() => {
@@ -337,11 +343,7 @@ def test_without_websockets_the_widget_falls_back_to_rest_polling(daphne, host_p
     message = wait_for(lambda: inbound(widget_inbox, "hello over REST").first(), 10,
                        "the message sent over REST")
     expect(page.get_by_text("Sending…")).to_have_count(0)
-    token = Token.objects.create(user=agent)
-    reply = httpx.post(f"{daphne.base}/api/v1/tickets/{message.ticket_id}/messages/",
-                       json={"type": "reply", "body": "Polling works too."},
-                       headers={"Authorization": f"Token {token.key}"}, trust_env=False)
-    assert reply.status_code == 201, reply.text
+    agent_reply(daphne, agent, message.ticket_id, "Polling works too.")
     expect(page.get_by_text("Polling works too.")).to_be_visible(timeout=8000)
     assert inbound(widget_inbox, "hello over REST").count() == 1
 
