@@ -31,15 +31,12 @@ import os
 import random
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -48,7 +45,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
-from common import OUT_DIR, ROOT, database_create, free_port, percentile
+from common import (OUT_DIR, ROOT, DaphneProcess, database_create, free_port,
+                    percentile, wait_for_port)
 
 DATABASE = "switchboard_bench_chat"
 APP, RELAY = "app", "relay"
@@ -148,25 +146,11 @@ class RedisServer:
             self.process.wait()
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"process {process.args[:3]} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"nothing listens on port {port} after {timeout} s")
-
-
-class Daphne:
+class Daphne(DaphneProcess):
     """One daphne process serving the product or the relay."""
 
     def __init__(self, server: str, layer: str, redis_url: str, database_url: str, args):
-        self.server, self.port = server, free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.server = server
         env = {**os.environ, "REDIS_URL": redis_url, "BENCH_CHANNEL_LAYER": layer,
                "LOG_LEVEL": "WARNING",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
@@ -178,26 +162,8 @@ class Daphne:
                     "CONN_MAX_AGE": args.conn_max_age, "DB_POOL_MAX": args.db_pool_max,
                     "DATABASE_URL": database_url, "WIDGET_FRAMES_PER_SECOND": "100000",
                     "WIDGET_FRAME_BURST": "100000"}
-        self.log = (OUT_DIR / f"daphne-{server}-{layer}.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "--websocket_timeout", "-1", ASGI[server]],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
-        wait_for_port(self.port, self.process)
-
-    def rss_kb(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines()
-                        if line.startswith("VmRSS:")))
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+        super().__init__(ASGI[server], env, OUT_DIR / f"daphne-{server}-{layer}.log",
+                         "--websocket_timeout", "-1")
 
 
 # --- database and fixtures ----------------------------------------------------------------

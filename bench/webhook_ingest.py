@@ -25,8 +25,6 @@ import json
 import os
 import pstats
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,12 +34,13 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import format_datetime
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 import psycopg
 
-from common import OUT_DIR, ROOT, database_recreate, free_port, percentile
+from common import OUT_DIR, ROOT, DaphneProcess, database_recreate, percentile
 
 DATABASE = "switchboard_bench_hooks"
 BASELINE, EMAIL = "healthz", "email_raw"
@@ -110,7 +109,7 @@ def main() -> None:
         total = args.warmup + args.requests
         specs = {kind: [request_spec(kind, i, world, args.users) for i in range(total)]
                  for kind in ENDPOINTS}
-        daphne = Daphne(env)
+        daphne = daphne_start(env)
         try:
             measured = asyncio.run(run_load(daphne, specs, args))
         finally:
@@ -122,7 +121,8 @@ def main() -> None:
         "command": " ".join(["bench/webhook_ingest.py", *sys.argv[1:]]),
         "requests": args.requests, "warmup": args.warmup, "concurrency": args.concurrency,
         "rounds": args.rounds, "users": args.users,
-        "server": {"process": "daphne " + daphne.version, "settings": "config.settings.dev",
+        "server": {"process": "daphne " + metadata.version("daphne"),
+                   "settings": "config.settings.dev",
                    "debug": False, "channel_layer": "InMemoryChannelLayer (no REDIS_URL)",
                    "conn_max_age": args.conn_max_age},
         "machine": machine(args.server, load_start),
@@ -180,40 +180,9 @@ def django_setup_and_fixtures(env: dict) -> dict:
     return world
 
 
-class Daphne:
-    def __init__(self, env: dict):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.version = subprocess.run(
-            [sys.executable, "-c", "import daphne; print(daphne.__version__)"],
-            capture_output=True, text=True, check=True).stdout.strip()
-        self.log = (OUT_DIR / "webhook_ingest-daphne.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "config.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-            stderr=self.log)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"daphne did not start; see {self.log.name}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+def daphne_start(env: dict) -> DaphneProcess:
+    return DaphneProcess("config.asgi:application", env,
+                         OUT_DIR / "webhook_ingest-daphne.log", timeout=60)
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -310,7 +279,7 @@ def email_raw(i: int, user: int, users: int, text: str) -> bytes:
 
 # --- load ---------------------------------------------------------------------------------
 
-async def run_load(daphne: Daphne, specs: dict, args) -> dict:
+async def run_load(daphne: DaphneProcess, specs: dict, args) -> dict:
     limits = httpx.Limits(max_connections=args.concurrency,
                           max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=daphne.base, trust_env=False, timeout=60,
