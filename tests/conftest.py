@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -6,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from tests.factories import AdminFactory, AgentFactory
+from tests.live import CHROMIUM, CHROMIUM_ARGS, RedisServer
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,3 +112,62 @@ def worker(postgres_only):
     yield process
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own on a free port, not the machine's shared Redis:
+    restarting the shared one would disrupt every other process using it, and Redis pub/sub
+    channels ignore database numbers, so on the shared Redis a test's daphne would also
+    receive (and send) the live events of any other test run using the same group names
+    (`contact.1`, `inbox.1`...) at the same time."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs the redis-server binary (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def redis_url(request):
+    """Redis for a daphne process's channel layer: a private one when redis-server is
+    installed (see `private_redis`), else the configured REDIS_URL if it answers."""
+    import redis
+
+    if shutil.which("redis-server"):
+        return request.getfixturevalue("private_redis").url
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis: install redis-server or set REDIS_URL=redis://...")
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis at REDIS_URL is not answering: {error}")
+    return settings.REDIS_URL
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's chromium, headless, through Playwright's sync API."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)")
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
+    # test makes meanwhile are plain blocking calls, as Django's docs allow for this case.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+        # Django keeps connections per async context: those opened while Playwright's loop
+        # ran are closed here, in that context, or the test database cannot be dropped.
+        connections.close_all()
+
+
+@pytest.fixture
+def context(browser):
+    """A desktop-sized English browser context with a 10 s default timeout."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()

@@ -9,235 +9,39 @@ the product: Redis when set, else in-memory.
 `UPDATE_SCREENSHOTS=1` also writes docs/screenshots/widget.png (and widget-mobile.png).
 """
 
-import functools
 import hashlib
 import hmac
-import http.server
 import json
 import os
 import re
 import shutil
-import socket
 import struct
-import subprocess
-import sys
-import threading
-import time
 import zlib
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
-from django.conf import settings
-from django.db import connection, connections
-from django.template.loader import render_to_string
-from django.test import Client
-from rest_framework.authtoken.models import Token
-from websockets.sync.client import connect as ws_connect
 
-from inbox.models import Channel, Inbox, Message, Ticket
+from inbox.models import Ticket
 from inbox.services import message_reply
-from tests.factories import AgentFactory, InboxFactory
+from tests.chat.widget_page import (  # noqa: F401 (fixtures)
+    agent,
+    agent_reply,
+    agent_socket,
+    daphne,
+    host_page,
+    inbound,
+    send,
+    start_conversation,
+    widget_inbox,
+)
+from tests.live import needs_chromium, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 RED = "rgb(255, 0, 0)"
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium "
-                              "(apt-get install -y chromium; never `playwright install`)"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class Daphne:
-    """`daphne config.asgi:application` on a fixed free port; can be stopped and restarted."""
-
-    def __init__(self, workdir: Path):
-        db = connection.settings_dict
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        self.env = {key: value for key, value in os.environ.items()
-                    if key not in ("REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-        self.env.update(
-            DJANGO_SETTINGS_MODULE="config.settings.test",
-            DATABASE_URL=(f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}"
-                          f"/{db['NAME']}"),
-            SWITCHBOARD_VAR_DIR=str(workdir / "var"),
-        )
-        if os.environ.get("REDIS_URL"):
-            self.env["REDIS_URL"] = os.environ["REDIS_URL"]
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "daphne.log"
-        self.process = None
-
-    def start(self):
-        log = open(self.log_path, "a")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "--websocket_timeout", "-1", "config.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log()
-            try:
-                if httpx.get(f"{self.base}/widget.js", trust_env=False).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("daphne did not start:\n" + self.log())
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                # Seen on a loaded machine: the reactor had stopped but the interpreter did
-                # not exit. A stuck process must not outlive the test (or its database).
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def daphne(postgres_only, tmp_path):
-    server = Daphne(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-    # Its database sessions end a moment after the process does; the test database can only
-    # be dropped once they have.
-    with connection.cursor() as cursor:
-        wait_for(lambda: cursor.execute(
-            "SELECT count(*) = 0 FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ) or cursor.fetchone()[0], 10, "daphne's database sessions to close")
-
-
-@pytest.fixture
-def agent(db):
-    return AgentFactory(display_name="Maya Chen")
-
-
-@pytest.fixture
-def widget_inbox(agent):
-    return InboxFactory(
-        kind=Inbox.Kind.WIDGET, name="Acme Support", members=[agent],
-        config={"reply_time_minutes": 5, "color": "#4f46e5",
-                "greeting": {"en": "Hi! Ask us anything about your order."}},
-    )
-
-
-@pytest.fixture
-def host_page(tmp_path, daphne, widget_inbox):
-    """The demo page (hostile CSS included) served from another origin than daphne's."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "index.html").write_text(render_to_string("widget_demo.html", {
-        "inbox_key": widget_inbox.key, "widget_src": f"{daphne.base}/widget.js"}))
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
-    # test makes meanwhile are plain blocking calls, as Django's docs allow for this case.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-        # Django keeps connections per async context: those opened while Playwright's loop
-        # ran are closed here, in that context, or the test database cannot be dropped.
-        connections.close_all()
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
-
-
-def inbound(inbox, body):
-    return Message.objects.filter(ticket__inbox=inbox, direction=Message.Direction.INBOUND,
-                                  channel=Channel.WIDGET, body_text=body)
-
-
-def send(page, body):
-    textbox = page.get_by_role("textbox", name="Write a message…")
-    textbox.fill(body)
-    textbox.press("Enter")
-
-
-@contextmanager
-def agent_socket(daphne, agent):
-    """The agent inbox's websocket, logged in with a session cookie like the web UI."""
-    client = Client()
-    client.force_login(agent)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with ws_connect(f"ws://127.0.0.1:{daphne.port}/ws/agent/", origin=daphne.base,
-                    additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"}
-                    ) as socket_:
-        yield socket_
-
-
-def agent_reply(daphne, agent, ticket_id: int, body: str) -> dict:
-    """The agent replies through the REST API of the running server; returns the message."""
-    token, _ = Token.objects.get_or_create(user=agent)
-    reply = httpx.post(f"{daphne.base}/api/v1/tickets/{ticket_id}/messages/",
-                       json={"type": "reply", "body": body},
-                       headers={"Authorization": f"Token {token.key}"}, trust_env=False)
-    assert reply.status_code == 201, reply.text
-    return reply.json()
-
-
-def start_conversation(page, url):
-    page.goto(url)
-    page.get_by_role("button", name="Open chat").click()
-    page.get_by_role("button", name="Send us a message").click()
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def test_visitor_and_agent_chat_live_across_origins(daphne, host_page, context, widget_inbox,

@@ -13,159 +13,31 @@ import asyncio
 import json
 import os
 import random
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
-from django.conf import settings
-from django.db import connection
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from inbox.models import Inbox, Message
 from tests.factories import AdminFactory, InboxFactory
+from tests.live import Daphne, RedisServer, log_tail
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-class RedisServer:
-    """A redis-server of the test's own, which it may kill and restart."""
-
-    def __init__(self, workdir: Path):
-        self.port, self.workdir, self.process = free_port(), workdir, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.02)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-
-class Daphne:
-    """`daphne config.asgi:application` as deployed, on the test database and a given Redis."""
-
-    def __init__(self, redis_url: str, log_path: Path):
-        db = connection.settings_dict
-        password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-        self.port, self.log_path, self.process = free_port(), log_path, None
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}"
-                            f"/{db['NAME']}",
-            "REDIS_URL": redis_url,
-            "LOG_LEVEL": "WARNING",
-            # The scripted client sends far faster than a person types; the frame rate limit
-            # has its own test (test_widget_security.py).
-            "WIDGET_FRAMES_PER_SECOND": "1000",
-            "WIDGET_FRAME_BURST": "1000",
-        }
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "--websocket_timeout", "-1", "config.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1, trust_env=False).is_success:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError(f"daphne did not start:\n{log_tail(self.log_path)}")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of this test's own on a free port, not the machine's shared Redis:
-    restarting the shared one would disrupt every other process using it, and Redis pub/sub
-    channels ignore database numbers, so on the shared Redis this daphne would also receive
-    (and send) the live events of any other test run using the same group names
-    (`contact.1`, `inbox.1`...) at the same time."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("needs the redis-server binary (apt-get install redis-server)")
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def redis_url(request, tmp_path):
-    """Redis for daphne's channel layer: a private one when redis-server is installed (see
-    `private_redis`), else the configured REDIS_URL if it answers."""
-    if shutil.which("redis-server"):
-        return request.getfixturevalue("private_redis").url
-    if not settings.REDIS_URL:
-        pytest.skip("needs Redis: install redis-server or set REDIS_URL=redis://...")
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at REDIS_URL is not answering: {error}")
-    return settings.REDIS_URL
+# The scripted client sends far faster than a person types; the frame rate limit has its own
+# test (test_widget_security.py).
+FAST_FRAMES = {"WIDGET_FRAMES_PER_SECOND": "1000", "WIDGET_FRAME_BURST": "1000"}
 
 
 @pytest.fixture
 def daphne(postgres_only, redis_url, tmp_path):
-    server = Daphne(redis_url, tmp_path / "daphne.log")
+    server = Daphne(tmp_path, redis_url=redis_url, **FAST_FRAMES)
     server.start()
     yield server
     server.stop()
@@ -465,7 +337,7 @@ def test_daphne_killed_mid_stream_the_client_fills_the_gap_with_sync(daphne, wor
 
 
 def test_redis_restarted_mid_stream_loses_nothing(postgres_only, private_redis, tmp_path):
-    server = Daphne(private_redis.url, tmp_path / "daphne.log")
+    server = Daphne(tmp_path, redis_url=private_redis.url, **FAST_FRAMES)
     server.start()
     try:
         inbox = InboxFactory(kind=Inbox.Kind.WIDGET)

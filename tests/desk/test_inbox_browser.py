@@ -22,9 +22,8 @@ from websockets.sync.client import connect as ws_connect
 from desk.models import CannedResponse
 from inbox.models import Channel, Inbox, Message, Ticket
 from inbox.services import Identity, InboundMessage, message_ingest, ticket_label
-from tests.chat.test_widget_browser import CHROMIUM, browser  # noqa: F401 (fixture)
-from tests.chat.test_widget_e2e import Daphne, private_redis, redis_url  # noqa: F401 (fixtures)
 from tests.factories import AgentFactory, InboxFactory
+from tests.live import Daphne, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -33,9 +32,7 @@ LIVE_MS = 2000  # "sees the change live within 2 s"
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, reset_sequences=True),  # stable numbers in screenshots
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium "
-                              "(apt-get install -y chromium; never `playwright install`)"),
+    needs_chromium,
 ]
 
 
@@ -46,13 +43,13 @@ def var_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("desk-var")
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
                    cwd=ROOT, check=True,
-                   env={**Daphne("", path / "unused.log").env, "SWITCHBOARD_VAR_DIR": str(path)})
+                   env=Daphne(path).env | {"SWITCHBOARD_VAR_DIR": str(path)})
     return path
 
 
 @pytest.fixture
-def server(postgres_only, redis_url, var_dir, tmp_path):  # noqa: F811
-    daphne = Daphne(redis_url, tmp_path / "daphne.log")
+def server(postgres_only, redis_url, var_dir, tmp_path):
+    daphne = Daphne(tmp_path, redis_url=redis_url)
     daphne.env["SWITCHBOARD_VAR_DIR"] = str(var_dir)
     daphne.start()
     yield daphne

@@ -20,8 +20,7 @@ from django.test import Client
 from inbox.models import Inbox, Message
 from inbox.services import Identity, message_reply
 from surveys.models import Answer, Invitation, RecoveryTask
-from tests.chat.test_widget_browser import (  # noqa: F401 (browser is a fixture)
-    CHROMIUM, QuietHandler, browser, wait_for)
+from tests.live import QuietHandler, needs_chromium, wait_for
 from tests.factories import InboxFactory
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -30,9 +29,7 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "sur
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium "
-                              "(apt-get install -y chromium; never `playwright install`)"),
+    needs_chromium,
 ]
 
 

@@ -10,19 +10,18 @@ from django.db import connection
 from inbox.models import Ticket
 from inbox.services import message_reply, ticket_set_status
 from surveys.models import Invitation
-from tests.chat.test_widget_browser import (  # noqa: F401  (fixtures)
+from tests.chat.widget_page import (  # noqa: F401 (fixtures)
     agent,
-    browser,
-    context,
     daphne,
     host_page,
     inbound,
     send,
     start_conversation,
-    sync_api,
-    wait_for,
     widget_inbox,
 )
+from tests.live import needs_chromium, wait_for
+
+sync_api = pytest.importorskip("playwright.sync_api")
 
 
 def in_a_thread(work_to_do):
@@ -47,6 +46,7 @@ def in_a_thread(work_to_do):
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
+    needs_chromium,
     pytest.mark.skipif(not os.environ.get("REDIS_URL"),
                        reason="the test process reaches daphne's widget through Redis"),
 ]
