@@ -1,7 +1,6 @@
 """Widget REST API (`/api/widget/v1/`): the session endpoint and the fallback for clients
 without a websocket. Bearer token auth; a token only ever reaches its own contact's data."""
 
-from django.http import FileResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -12,7 +11,8 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inbox.api.views import SAFE_INLINE_TYPES
+from inbox.api.serializers import AttachmentSerializer
+from inbox.api.views import attachment_response
 from inbox.models import Attachment
 from inbox.selectors import message_list
 
@@ -45,14 +45,6 @@ class BearerSessionScheme(OpenApiAuthenticationExtension):
                 "description": "Token from POST /api/widget/v1/session."}
 
 
-class VisitorAttachmentSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    size = serializers.IntegerField()
-    content_type = serializers.CharField()
-    url = serializers.CharField()
-
-
 class VisitorMessageSerializer(serializers.Serializer):
     """M of SPEC §4, as a visitor sees it."""
 
@@ -64,7 +56,7 @@ class VisitorMessageSerializer(serializers.Serializer):
     author = inline_serializer("VisitorAuthor", {"type": serializers.CharField(),
                                                  "name": serializers.CharField()})
     body = serializers.CharField()
-    attachments = VisitorAttachmentSerializer(many=True)
+    attachments = AttachmentSerializer(many=True)
     created_at = serializers.DateTimeField()
     client_id = serializers.UUIDField(required=False)
 
@@ -200,10 +192,4 @@ class AttachmentView(WidgetView):
         ).first()
         if attachment is None:
             raise NotFound("Attachment not found.")
-        inline = attachment.content_type in SAFE_INLINE_TYPES
-        response = FileResponse(
-            attachment.file.open("rb"), as_attachment=not inline, filename=attachment.name,
-            content_type=attachment.content_type if inline else "application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment_response(attachment)

@@ -17,6 +17,18 @@ from .pagination import KeysetPagination, MessagePagination, TicketPagination, T
 SAFE_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """The file as a download, or shown inline when it is a safe image type; never
+    content-sniffed by the browser (SPEC §8)."""
+    inline = attachment.content_type in SAFE_INLINE_TYPES
+    response = FileResponse(
+        attachment.file.open("rb"), as_attachment=not inline, filename=attachment.name,
+        content_type=attachment.content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 class IsAdmin(permissions.BasePermission):
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_admin)
@@ -213,13 +225,7 @@ class AttachmentDownloadView(APIView):
         )
         if attachment is None:
             raise NotFound("Attachment not found.")
-        inline = attachment.content_type in SAFE_INLINE_TYPES
-        response = FileResponse(
-            attachment.file.open("rb"), as_attachment=not inline, filename=attachment.name,
-            content_type=attachment.content_type if inline else "application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment_response(attachment)
 
 
 class InboxViewSet(viewsets.ModelViewSet):
