@@ -171,6 +171,9 @@ CELERY_TIMEZONE = "UTC"
 # Outbound webhooks: attempts before a delivery is marked failed (backoff 30 s doubling, ≤ 6 h).
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 
+# Signed links to reply attachments that Twilio and Instagram download (inbox/media_links.py).
+MEDIA_LINK_MAX_AGE_HOURS = env.int("MEDIA_LINK_MAX_AGE_HOURS", default=24)
+
 # --- Auth & API --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

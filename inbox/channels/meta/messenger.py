@@ -12,7 +12,7 @@ import logging
 
 from django.http import HttpRequest
 
-from ...delivery import PermanentDeliveryError
+from ...media_links import media_link, public_site
 from ...models import Inbox, Message
 from ...services import Identity, InboundMessage
 from ..base import Inbound, MediaRef, StatusUpdate, WebhookBatch, adapter_register
@@ -128,6 +128,12 @@ class MessengerAdapter(MetaAdapter):
 
         def post_file(attachment) -> str:
             kind = _attachment_type(attachment.content_type)
+            if not self.upload_attachments:
+                return _message_id(client.post("me/messages", json={
+                    "recipient": recipient, "messaging_type": "RESPONSE",
+                    "message": {"attachment": {"type": kind,
+                                               "payload": {"url": media_link(attachment)}}},
+                }))
             return _message_id(client.post("me/messages", data={
                 "recipient": json.dumps(recipient), "messaging_type": "RESPONSE",
                 "message": json.dumps({"attachment": {"type": kind,
@@ -137,9 +143,7 @@ class MessengerAdapter(MetaAdapter):
 
         attachments = list(message.attachments.all())
         if attachments and not self.upload_attachments:
-            raise PermanentDeliveryError(
-                f"{self.kind.title()} replies cannot carry files: its Send API takes only "
-                "public URLs. Send the text alone or share a link.")
+            public_site()  # nothing is sent when the files could not follow the text
         parts = [post_text] if message.body_text.strip() else []
         parts += [lambda a=attachment: post_file(a) for attachment in attachments]
         return parts_send(parts)
@@ -150,6 +154,7 @@ class InstagramAdapter(MessengerAdapter):
     kind = Inbox.Kind.INSTAGRAM
     webhook_object = "instagram"
     account_config_key = "instagram_account_id"  # entry[].id: the Instagram account
+    # Instagram's Send API takes no file uploads: it downloads each file from a public link.
     upload_attachments = False
 
 

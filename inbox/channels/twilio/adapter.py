@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from ...delivery import PermanentDeliveryError
+from ...media_links import media_link
 from ...models import Channel, ContactIdentity, Inbox, Message
 from ..base import ChannelAdapter, MediaRef, WebhookBatch, WebhookRejected, adapter_register
 from ..provider_http import (
@@ -76,12 +77,13 @@ class TwilioAdapter(ChannelAdapter):
         """POST to the Messages API; returns the message SID status callbacks will name."""
         inbox = message.inbox
         account_sid, auth_token = _credentials(inbox)
-        if message.attachments.exists():
-            # MMS needs a public URL for each file, which Switchboard does not publish.
-            raise PermanentDeliveryError(
-                "Attachments cannot be sent by SMS: send the text without them.")
+        # Replies carry at most 10 files (MAX_REPLY_ATTACHMENTS), Twilio's MediaUrl limit.
+        attachments = list(message.attachments.all())
         data = {**_addresses(message), "Body": message.body_text,
                 "StatusCallback": status_callback_url(inbox)}
+        if attachments:
+            # MMS (and WhatsApp through Twilio) takes each file as a URL Twilio downloads.
+            data["MediaUrl"] = [media_link(attachment) for attachment in attachments]
         url = f"{_api_base(inbox)}/2010-04-01/Accounts/{account_sid}/Messages.json"
         try:
             with http_client() as client:

@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -77,12 +78,33 @@ def test_messenger_reply_with_a_file_is_uploaded_with_the_message(conversation, 
         (None, b"RESPONSE"), ("shelf.png", b"\x89PNG shelf"))
 
 
-def test_instagram_reply_with_a_file_fails_clearly(conversation, fake_provider, agent):
+def test_instagram_reply_with_a_file_sends_a_signed_link(conversation, fake_provider, agent,
+                                                         settings, client):
+    settings.SITE_URL = "https://support.example.com"
+    fake_provider.script("POST", SEND, Reply(200, {"message_id": "m_text"}),
+                         Reply(200, {"message_id": "m_photo"}))
+    reply = deliver(message_reply(
+        ticket=conversation("instagram"), agent=agent, body="photo",
+        attachments=[AttachmentData(name="a.png", content=b"\x89PNG a", content_type="image/png")]))
+    assert (reply.delivery_status, reply.external_id) == ("sent", "m_text")
+    text, photo = fake_provider.sent()
+    assert text.json()["message"] == {"text": "photo"}
+    message = photo.json()["message"]
+    url = message["attachment"]["payload"]["url"]
+    assert message == {"attachment": {"type": "image", "payload": {"url": url}}}
+    assert url.startswith("https://support.example.com/media/") and url.endswith("/a.png")
+    response = client.get(urlsplit(url).path)
+    assert (response.status_code, b"".join(response.streaming_content)) == (200, b"\x89PNG a")
+
+
+def test_instagram_file_without_a_public_site_sends_nothing(conversation, fake_provider, agent,
+                                                            settings):
+    settings.SITE_URL = "http://localhost:8000"
     reply = deliver(message_reply(
         ticket=conversation("instagram"), agent=agent, body="photo",
         attachments=[AttachmentData(name="a.png", content=b"png", content_type="image/png")]))
     assert reply.delivery_status == "failed"
-    assert reply.delivery_error.startswith("Instagram replies cannot carry files")
+    assert "is not reachable from the internet" in reply.delivery_error
     assert fake_provider.requests == []
 
 

@@ -2,7 +2,7 @@
 callbacks that follow them."""
 
 import base64
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -160,12 +160,36 @@ def test_refusal_fails_the_reply_with_twilios_reason(sms_ticket, agent, fake_pro
     assert (reply.delivery_status, reply.delivery_error) == ("failed", error)
 
 
-def test_attachments_are_refused_rather_than_dropped(sms_ticket, agent, fake_provider):
+def test_attachments_go_as_signed_links_twilio_downloads(sms_ticket, agent, fake_provider,
+                                                         settings, client):
+    settings.SITE_URL = "https://support.example.com"
+    fake_provider.script("POST", MESSAGES_PATH, QUEUED)
+    reply = deliver(sms_ticket, agent, body="label attached", attachments=[
+        AttachmentData("label.pdf", b"%PDF-1.7 label", "application/pdf"),
+        AttachmentData("shelf photo.png", b"\x89PNG shelf", "image/png")])
+    assert reply.delivery_status == "sent"
+    form = fake_provider.requests[0].form()
+    assert form["Body"] == ["label attached"]
+    pdf, png = form["MediaUrl"]
+    assert pdf.startswith("https://support.example.com/media/") and pdf.endswith("/label.pdf")
+    assert png.endswith("/shelf%20photo.png")
+    # What Twilio gets when it fetches them:
+    response = client.get(urlsplit(pdf).path)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"%PDF-1.7 label"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    response = client.get(urlsplit(png).path)
+    assert (response.status_code, response["Content-Type"]) == (200, "image/png")
+
+
+def test_attachments_need_a_public_site_url(sms_ticket, agent, fake_provider, settings):
+    settings.SITE_URL = "http://127.0.0.1:8000"
     reply = deliver(sms_ticket, agent, body="label attached",
                     attachments=[AttachmentData("label.pdf", b"%PDF", "application/pdf")])
     assert fake_provider.requests == []
-    assert (reply.delivery_status, reply.delivery_error) == (
-        "failed", "Attachments cannot be sent by SMS: send the text without them.")
+    assert reply.delivery_status == "failed"
+    assert "http://127.0.0.1:8000 is not reachable from the internet" in reply.delivery_error
 
 
 def test_inbox_without_an_account_sid_fails_visibly(sms_ticket, agent, fake_provider,
