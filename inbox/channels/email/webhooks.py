@@ -24,10 +24,14 @@ from ...models import Inbox
 from .ingest import email_ingest
 from .models import QuarantinedEmail
 
-# Mailgun signs `timestamp + token`: a signature older or newer than this is refused, and a
-# token is remembered for the whole window in which its timestamp would still be accepted.
+# Mailgun signs `timestamp + token`, not the body, so a used token must never pass again.
+# Mailgun retries a post that failed for about 8 hours (10 min, 10 min, 15 min, 30 min, 1 h,
+# 2 h, 4 h) with its first signature, so a signature is accepted for 9 hours (a shorter
+# window would turn every retry into lost mail) and its token remembered as long; one more
+# than 5 minutes in the future is refused (clock skew).
+MAILGUN_MAX_AGE_S = 9 * 60 * 60
 MAILGUN_MAX_CLOCK_SKEW_S = 5 * 60
-MAILGUN_TOKEN_MEMORY_S = 10 * 60
+MAILGUN_TOKEN_MEMORY_S = MAILGUN_MAX_AGE_S + MAILGUN_MAX_CLOCK_SKEW_S
 
 
 def _refusal(status: int, code: str, message: str) -> JsonResponse:
@@ -104,6 +108,14 @@ class MailgunInboundView(EmailInboundWebhookMixin, MailgunInboundWebhookView):
             "webhook_signing_key", esp_name=self.esp_name, default="") or "")
         super().__init__(**kwargs)
 
+    def post(self, request: HttpRequest, inbox_key: str) -> JsonResponse:
+        try:
+            return super().post(request, inbox_key)
+        except Exception:
+            # Nothing was stored: Mailgun retries with the same signature, which must pass.
+            cache.delete(_token_key(request))
+            raise
+
     def refusal(self, request: HttpRequest) -> JsonResponse | None:
         if not self.webhook_signing_key:  # anyone can sign with an empty key
             return _refusal(403, "bad_signature", "Mailgun inbound webhooks are disabled: "
@@ -113,17 +125,23 @@ class MailgunInboundView(EmailInboundWebhookMixin, MailgunInboundWebhookView):
     def _replay_refusal(self, request: HttpRequest) -> JsonResponse | None:
         """A valid signature is still refused when it is stale or was already used."""
         try:
-            skew = abs(time.time() - int(request.POST["timestamp"]))
+            age = time.time() - int(request.POST["timestamp"])
         except (KeyError, ValueError):
             return _refusal(403, "bad_signature", "The signed form field timestamp is missing.")
-        if skew > MAILGUN_MAX_CLOCK_SKEW_S:
+        if age > MAILGUN_MAX_AGE_S:
             return _refusal(403, "bad_signature",
-                            "The signature's timestamp is more than 5 minutes from now.")
+                            "The signature's timestamp is more than 9 hours old.")
+        if -age > MAILGUN_MAX_CLOCK_SKEW_S:
+            return _refusal(403, "bad_signature",
+                            "The signature's timestamp is more than 5 minutes ahead of ours.")
         # cache.add is atomic on Redis: of two concurrent replays, only one gets through.
-        if not cache.add(f"webhooks:mailgun:token:{request.POST.get('token', '')}", True,
-                         timeout=MAILGUN_TOKEN_MEMORY_S):
+        if not cache.add(_token_key(request), True, timeout=MAILGUN_TOKEN_MEMORY_S):
             return _refusal(403, "bad_signature", "This signed request was already received.")
         return None
+
+
+def _token_key(request: HttpRequest) -> str:
+    return f"webhooks:mailgun:token:{request.POST.get('token', '')}"
 
 
 class SendGridInboundView(EmailInboundWebhookMixin, SendGridInboundWebhookView):
