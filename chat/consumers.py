@@ -4,6 +4,7 @@ every write is a call into `chat.services` / `inbox.services`."""
 import asyncio
 import json
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -22,6 +23,20 @@ from inbox.selectors import inbox_ids_for_agent, message_list, ticket_get_for_ag
 
 from . import protocol, services
 from .presenters import visitor_message, visitor_payload
+
+
+class Consumer(AsyncJsonWebsocketConsumer):
+    """Channels (4.2+) first hops to the one thread that runs every consumer's database work
+    in the process to close stale connections, before each handler: every frame and every
+    live event to every socket then waits behind other sockets' writes. These consumers reach
+    the database only through `database_sync_to_async`, which closes stale connections around
+    each call itself, so the hop is skipped and a live event goes out without waiting."""
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
 @database_sync_to_async
@@ -43,7 +58,7 @@ def _agent_read(agent, ticket_id, seq):
     return services.agent_read(agent=agent, ticket_id=ticket_id, seq=seq)
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):
+class AgentConsumer(Consumer):
     """Live events for the agent inbox (session cookie auth): ticket and message events of
     the agent's inboxes, @mention notifications for the agent, and for the tickets they
     open, typing and who else is viewing or replying (the collision warning).
@@ -188,7 +203,7 @@ def _read(session, ticket_id, seq):
     return services.visitor_read(session=session, ticket_id=ticket_id, seq=seq)
 
 
-class WidgetConsumer(AsyncJsonWebsocketConsumer):
+class WidgetConsumer(Consumer):
     """`/ws/widget/` (SPEC §4). The database is the log: acks go out after commit, and a
     client that missed live frames asks for `sync` by seq."""
 

@@ -212,3 +212,31 @@ async def test_replying_stops_when_the_socket_closes_even_without_viewing():
     await a.disconnect()
     assert [(f["type"], f["data"]["state"]) for f in await drain(b)] == [("replying", "stop")]
     await b.disconnect()
+
+
+async def test_a_live_event_does_not_wait_for_other_sockets_database_work():
+    """Every consumer's database work in a process runs on one thread; a live event to an
+    idle socket is sent without queueing behind it."""
+    import time
+
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    from inbox.realtime import agent_group
+
+    alice, mine, _ = await make_world()
+    communicator, connected, _ = await connect(alice)
+    assert connected
+    # Another socket's slow write holds the database thread for 3 s.
+    busy = asyncio.ensure_future(sync_to_async(time.sleep, thread_sensitive=True)(3))
+    await asyncio.sleep(0.1)
+    await get_channel_layer().group_send(agent_group(alice.pk), {
+        "type": "live.event", "event": "mention",
+        "payload": {"ticket_id": 1, "by": "Bob"}})
+    started = time.monotonic()
+    received = await communicator.receive_json_from(timeout=2)
+    assert received == {"type": "mention", "data": {"ticket_id": 1, "by": "Bob"}}
+    assert time.monotonic() - started < 2
+    assert not busy.done()
+    await busy
+    await communicator.disconnect()
