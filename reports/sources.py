@@ -6,21 +6,22 @@ are computed live and take the stored rows' place: today's partial day is always
 both sources give the same numbers (tests/reports/test_rollups.py).
 
 Each source is a SQL fragment with the same columns, so the aggregates in `kpis` are
-written once. `rollups_refresh` stores the live rows of a set of tickets.
+written once. `rows_replace` stores the live rows of a set of tickets (reports.refresh).
 """
 
 from dataclasses import dataclass
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import connection
 
 from inbox.models import Message, Ticket, TicketEvent
 
 from .models import RollupState, StatusSpan, SurveyFact, TicketFact
-from .sql import json_int, json_text, params_adapt
+from .sql import duration_bucket, duration_units, json_int, json_text, params_adapt
 
 FACT_COLUMNS = ("ticket_id", "inbox_id", "channel", "team_id", "agent_id", "created_at",
-                "first_reply_at", "agent_replies", "reopens", "last_resolved_at", "resolved_now")
+                "first_reply_at", "agent_replies", "reopens", "last_resolved_at", "resolved_now",
+                "first_response_units", "first_response_bucket", "resolution_units",
+                "resolution_bucket")
 SPAN_COLUMNS = ("ticket_id", "inbox_id", "channel", "team_id", "agent_id", "created_at",
                 "start", "end")
 SURVEY_COLUMNS = ("invitation", "ticket_id", "inbox_id", "channel", "team_id", "agent_id", "kind",
@@ -75,6 +76,13 @@ def facts_live(tickets: Fragment | None = None) -> Fragment:
                    FROM inbox_ticketevent WHERE type IN (%s, %s){in_events}
                    GROUP BY ticket_id) e ON e.ticket_id = t.id
         WHERE 1 = 1{in_tickets}"""
+    frt_units, per_second = duration_units("first_reply_at", "created_at")
+    res_units, _ = duration_units("last_resolved_at", "created_at")
+    sql = f"""
+        SELECT d.*, {duration_bucket("first_response_units", per_second)} AS first_response_bucket,
+               {duration_bucket("resolution_units", per_second)} AS resolution_bucket
+        FROM (SELECT f.*, {frt_units} AS first_response_units, {res_units} AS resolution_units
+              FROM ({sql}) f) d"""
     reopened, resolved = TicketEvent.Type.REOPENED, TicketEvent.Type.RESOLVED
     params = (*done, Message.Direction.OUTBOUND, Message.AuthorType.AGENT, False, *p_replies,
               reopened, resolved, reopened, resolved, *p_events, *p_tickets)
@@ -154,18 +162,7 @@ ROLLUPS = ((TicketFact, FACT_COLUMNS, facts_live), (StatusSpan, SPAN_COLUMNS, sp
            (SurveyFact, SURVEY_COLUMNS, surveys_live))
 
 
-def source_get(*, live: bool = False) -> Source:
-    """Rows to aggregate: the rollups with every ticket touched since their refresh
-    recomputed, or (`live`) everything computed from the log."""
-    if live:
-        return Source(facts=facts_live(), spans=spans_live(), surveys=surveys_live())
-    state = RollupState.objects.first()
-    touched = touched_since(state.last_event_id if state else 0)
-    return Source(*(_stored_or_live(model._meta.db_table, columns, live, touched)
-                    for model, columns, live in ROLLUPS))
-
-
-def _replace(tickets: Fragment) -> None:
+def rows_replace(tickets: Fragment) -> None:
     """Rewrite the stored rows of `tickets` from the log (inside a transaction)."""
     for model, columns, live in ROLLUPS:
         table = model._meta.db_table
@@ -178,37 +175,27 @@ def _replace(tickets: Fragment) -> None:
                            params_adapt(fresh.params))
 
 
-def rollups_refresh(*, since=None, until=None) -> int:
-    """Bring the rollups up to date: the tickets with events after the last refresh, and
-    (with `since`/`until`) every ticket with an event in that range. Idempotent.
-    Returns the TicketEvent id the rollups now reflect."""
-    with transaction.atomic():
-        state, _ = RollupState.objects.select_for_update().get_or_create(pk=1)
-        latest = TicketEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        touched = Fragment(
-            "SELECT ticket_id FROM inbox_ticketevent WHERE id > %s AND id <= %s",
-            (state.last_event_id, latest),
-        )
-        _replace(touched)
-        if since is not None:
-            _replace(touched_between(since, until))
-        state.last_event_id, state.refreshed_at = latest, timezone.now()
-        state.save()
-    return latest
+def rows_rebuild() -> None:
+    """Recompute every ticket's rows (inside a transaction)."""
+    for model, columns, live in ROLLUPS:
+        model.objects.all().delete()
+        fresh = live(None)
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {model._meta.db_table} ({_quoted(columns)}) "
+                           f"SELECT {_quoted(columns)} FROM ({fresh.sql}) fresh",
+                           params_adapt(fresh.params))
 
 
-def rollups_rebuild() -> int:
-    """Recompute every ticket's rows."""
-    with transaction.atomic():
-        RollupState.objects.select_for_update().get_or_create(pk=1)
-        latest = TicketEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        for model, columns, live in ROLLUPS:
-            model.objects.all().delete()
-            fresh = live(None)
-            with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO {model._meta.db_table} ({_quoted(columns)}) "
-                               f"SELECT {_quoted(columns)} FROM ({fresh.sql}) fresh",
-                               params_adapt(fresh.params))
-        RollupState.objects.filter(pk=1).update(last_event_id=latest,
-                                                refreshed_at=timezone.now())
-    return latest
+def source_get(*, live: bool = False) -> Source:
+    """Rows to aggregate: the rollups with every ticket touched since their refresh
+    recomputed, or (`live`) everything computed from the log."""
+    if live:
+        return Source(facts=facts_live(), spans=spans_live(), surveys=surveys_live())
+    state = RollupState.objects.first()
+    return source_since(touched_since(state.last_event_id if state else 0))
+
+
+def source_since(touched: Fragment) -> Source:
+    """The stored rows but those of `touched`, whose rows are computed live."""
+    return Source(*(_stored_or_live(model._meta.db_table, columns, live, touched)
+                    for model, columns, live in ROLLUPS))

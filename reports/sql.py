@@ -5,7 +5,7 @@ seconds, JSON keys of the event log, local dates in a time zone and exact percen
 (percentile_cont on PostgreSQL; ROW_NUMBER/COUNT windows on SQLite, same formula).
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 import re
 
@@ -47,6 +47,24 @@ def duration_units(end: str, start: str) -> tuple[str, int]:
             1000)
 
 
+# Buckets per factor e of (1 + seconds): each bucket spans about 6% of its values.
+BUCKETS_PER_E = 16
+
+
+def duration_bucket(units: str, per_second: int) -> str:
+    """The histogram bucket of a duration in `units` (reports.sql.duration_units): floor(16 ×
+    ln(1 + seconds)), -1 for a negative duration (a reply dated before its ticket).
+
+    A non-decreasing function of the duration, so all the values of a bucket sort between
+    those of the buckets below and above it. It is computed by the database wherever it is
+    needed (stored facts, live rows), so one duration always gets one bucket."""
+    if is_postgres():
+        scaled = f"{BUCKETS_PER_E} * ln(1 + ({units})::float8 / {per_second})"
+        return f"(CASE WHEN ({units}) < 0 THEN -1 ELSE floor({scaled})::int END)"
+    scaled = f"{BUCKETS_PER_E} * LN(1 + ({units}) / {per_second}.0)"
+    return f"(CASE WHEN ({units}) < 0 THEN -1 ELSE CAST({scaled} AS INTEGER) END)"
+
+
 def json_text(column: str, key: str) -> str:
     if is_postgres():
         return f"({column} ->> '{key}')"
@@ -70,6 +88,20 @@ def local_date(column: str, tz: str) -> str:
         return f"(({column}) AT TIME ZONE '{_zone(tz)}')::date"
     # Django registers these functions on every SQLite connection (TruncDate, ExtractHour).
     return f"django_datetime_cast_date({column}, '{_zone(tz)}', 'UTC')"
+
+
+def local_week(column: str, tz: str) -> str:
+    """The Monday of the calendar week of a UTC timestamp column in the IANA zone `tz`."""
+    if is_postgres():
+        return f"date_trunc('week', ({column}) AT TIME ZONE '{_zone(tz)}')::date"
+    return f"date({local_date(column, tz)}, 'weekday 0', '-6 days')"
+
+
+def before_days_after(later: str, earlier: str, days: int) -> str:
+    """`later` is less than `days` days after `earlier` (two timestamp columns)."""
+    if is_postgres():
+        return f"{later} < {earlier} + interval '{int(days)} days'"
+    return f"julianday({later}) < julianday({earlier}) + {int(days)}"
 
 
 def local_hour(column: str, tz: str) -> str:
@@ -162,10 +194,17 @@ def _ranked_percentiles(values_sql, mask, i, others, also_sql, extra, aggregates
             f"GROUP BY {partition}) q")
 
 
+def _adapt(value):
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return connection.ops.adapt_datefield_value(value)
+    return value
+
+
 def params_adapt(params) -> list:
-    """Timestamps as the database stores them (SQLite compares them as text)."""
-    return [connection.ops.adapt_datetimefield_value(value) if isinstance(value, datetime)
-            else value for value in params]
+    """Timestamps and dates as the database stores them (SQLite compares them as text)."""
+    return [_adapt(value) for value in params]
 
 
 def fetch_all(sql: str, params) -> list[tuple]:

@@ -3,7 +3,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from .sources import rollups_refresh
+from .refresh import rollups_refresh
 
 # Events are numbered when inserted but visible when committed: one that committed after a
 # refresh with a lower id than the watermark is picked up by re-reading the last two days.

@@ -222,6 +222,10 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("id", "Bahasa Indonesia"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Time zones whose KPI day tables are kept (docs/reports.md); reports in others read the
+# per-ticket rollups.
+REPORT_ROLLUP_TIME_ZONES = env.list(
+    "REPORT_ROLLUP_TIME_ZONES", default=list(dict.fromkeys(["UTC", TIME_ZONE])))
 USE_I18N = True
 USE_TZ = True
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from reports.models import StatusSpan, SurveyFact, TicketFact
 from reports.period import PeriodError, period_parse
-from reports.sources import rollups_rebuild, rollups_refresh
+from reports.refresh import rollups_rebuild, rollups_refresh
 
 
 class Command(BaseCommand):
