@@ -5,7 +5,7 @@ from django.db.models import Count
 from inbox.models import TicketEvent
 from surveys.models import RecoveryTask
 
-from .kpis import KpiQuery, filters_sql
+from .query import KpiQuery, filters_sql
 from .sql import fetch_all, json_int, json_text
 
 COMMENTS_LIMIT = 500

@@ -1,5 +1,6 @@
-"""KPI selectors (SPEC §7): every figure is an aggregate query over the sources of
-`reports.sources`; Python only divides the counts the database returns.
+"""KPI selectors (SPEC §7): every figure is an aggregate query over the per-ticket rows of
+`reports.sources` or, for the API report in a time zone the day tables hold, over the day
+tables (`reports.day_kpis`); Python only divides the counts the database returns.
 
 Filters: `inbox`, `channel` (the ticket's first message's), `team` (the ticket's team) and
 `agent` (the ticket's assignee: its first response, resolution, backlog and survey answers
@@ -7,46 +8,17 @@ all count for the agent it is assigned to, whoever wrote the replies).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 
 from . import metrics
-from .period import Period
-from .sources import Source, source_get
+from .day_kpis import day_backlog, day_figures, day_layer_get
+from .query import DIMENSIONS, KpiQuery, dimension_column, filters_sql
+from .sources import Source, source_get, source_since
 from .sql import (PERCENTILES, duration_units, fetch_all, grouped_rows, grouping_sets_sql,
                   local_date, seconds_between)
 
-DIMENSIONS = ("inbox", "channel", "team", "agent")
 GROUPS = (None, "day", *DIMENSIONS)
 END = '"end"'  # a reserved word, quoted the same way by both databases
-
-
-@dataclass(frozen=True)
-class KpiQuery:
-    period: Period
-    inbox: int | None = None
-    channel: str | None = None
-    team: int | None = None
-    agent: int | None = None
-    live: bool = False  # bypass the rollups (tests, and checking them)
-
-    def filters(self) -> dict:
-        return {name: getattr(self, name) for name in DIMENSIONS if getattr(self, name) is not None}
-
-
-def _column(dimension: str, *, ticket_alias: str | None = None) -> str:
-    """The column of a dimension in the rollup rows, or on inbox_ticket when aliased."""
-    if ticket_alias:
-        return f"{ticket_alias}.{'assignee' if dimension == 'agent' else dimension}" + (
-            "" if dimension == "channel" else "_id")
-    return dimension if dimension == "channel" else f"{dimension}_id"
-
-
-def filters_sql(query: KpiQuery, *, ticket_alias: str | None = None) -> tuple[str, list]:
-    """` AND column = %s` for each filter of `query`, and the values."""
-    filters = query.filters()
-    sql = "".join(f" AND {_column(name, ticket_alias=ticket_alias)} = %s" for name in filters)
-    return sql, list(filters.values())
 
 
 def _sets(groupings, time_column: str, query: KpiQuery) -> str:
@@ -59,7 +31,7 @@ def _sets(groupings, time_column: str, query: KpiQuery) -> str:
         elif by == "day":
             exprs.append(local_date(time_column, query.period.tz))
         else:
-            exprs.append(_column(by))
+            exprs.append(dimension_column(by))
     return ", ".join(f"{expr} AS g{i}" for i, expr in enumerate(exprs))
 
 
@@ -274,12 +246,12 @@ def _present(values: dict) -> dict:
     }
 
 
-def _report(query: KpiQuery, source: Source, figures: dict) -> dict:
+def _report(query: KpiQuery, figures: dict, backlog: dict) -> dict:
     """The JSON of SPEC §7 from the figures of the groupings None and "channel"."""
     p = query.period
     report = {"period": {"start": p.start.isoformat(), "end": p.end.isoformat(), "tz": p.tz},
               **_present(figures[None].get(0, {})),
-              "backlog": _backlog(source, query),
+              "backlog": backlog,
               # Knowledge-base and bot deflections count once those exist; none do yet.
               "self_service": {"rate": None}}
     # The channels with tickets created, replied to, resolved or surveys answered in the
@@ -307,9 +279,25 @@ def _breakdown(query: KpiQuery, by: str, groups: dict) -> list[dict]:
 
 
 def kpi_report(*, query: KpiQuery) -> dict:
-    """The JSON of `GET /api/v1/reports/kpis` (SPEC §7)."""
-    source = source_get(live=query.live)
-    return _report(query, source, _figures(source, query, (None, "channel")))
+    """The JSON of `GET /api/v1/reports/kpis` (SPEC §7).
+
+    From the day layer when it holds the report's time zone (reports.day_kpis), except
+    first response and resolution times under an inbox, team or agent filter, which the
+    per-ticket rows give; from the per-ticket rows otherwise. The figures are the same."""
+    groupings = (None, "channel")
+    layer = None if query.live else day_layer_get(query.period.tz)
+    if layer is None:
+        source = source_get(live=query.live)
+        return _report(query, _figures(source, query, groupings), _backlog(source, query))
+    by_channel_only = not (set(query.filters()) - {"channel"})
+    figures = day_figures(layer, query, durations=by_channel_only)
+    if not by_channel_only:
+        source = source_since(layer.touched)
+        for kind in ("first_response", "resolution"):
+            for by, groups in _durations(source, query, groupings, kind=kind).items():
+                for g, values in groups.items():
+                    figures[by][g].update(values)
+    return _report(query, figures, day_backlog(layer, query))
 
 
 def kpi_breakdown(*, query: KpiQuery, by: str) -> list[dict]:
@@ -338,6 +326,6 @@ def kpi_overview(*, query: KpiQuery) -> dict:
     statements (one scan per figure for every grouping): {"report", "breakdowns": {by: rows}}."""
     source = source_get(live=query.live)
     figures = _figures(source, query, (None, *OVERVIEW_BREAKDOWNS))
-    return {"report": _report(query, source, figures),
+    return {"report": _report(query, figures, _backlog(source, query)),
             "breakdowns": {by: _breakdown(query, by, figures[by])
                            for by in OVERVIEW_BREAKDOWNS}}

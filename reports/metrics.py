@@ -31,6 +31,30 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def percentile_ranks(count: int, p: float) -> tuple[int, int, float]:
+    """The 0-based ranks of the two values a percentile interpolates between, and the
+    weight of the higher one, as PostgreSQL's percentile_cont computes them."""
+    position = p * (count - 1)
+    low = math.floor(position)
+    return low, math.ceil(position), position - low
+
+
+def interpolate(low: float, high: float, fraction: float) -> float:
+    """percentile_cont's value between the two closest ranks."""
+    return low if fraction == 0 else low + (high - low) * fraction
+
+
+def rank_locate(counts: Sequence[tuple[int, int]], rank: int) -> tuple[int, int]:
+    """The bucket holding the value of 0-based `rank`, and its rank within the bucket, from
+    (bucket, count) pairs in bucket order."""
+    before = 0
+    for bucket, count in counts:
+        if rank < before + count:
+            return bucket, rank - before
+        before += count
+    raise ValueError(f"rank {rank} is beyond the {before} values counted")
+
+
 def change(current: float | None, previous: float | None) -> float | None:
     """Relative change from the previous period (0.25 = 25% up); None when undefined."""
     if current is None or previous is None or previous == 0:

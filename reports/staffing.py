@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from . import erlang
-from .kpis import KpiQuery, filters_sql
+from .query import KpiQuery, filters_sql
 from .sources import source_get
 from .sql import fetch_all, local_hour
 
