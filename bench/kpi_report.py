@@ -4,11 +4,14 @@
 
 Each size gets its own PostgreSQL database (switchboard_bench_kpi_100k, ..._1m), created,
 migrated and filled with `seed_demo --seed 1` when missing, plus survey invitations and
-answers on resolved tickets (seed_demo writes none), then `compute_kpis --all`. Each size is
-measured in fresh processes (config.settings.dev, DEBUG off) sending
-`GET /api/v1/reports/kpis` for the last 90 days through Django's test client (server time),
-and running the floor, one SQL statement computing FCR and median first response time
-straight from messages and events, on the same connection.
+answers on resolved tickets (seed_demo writes none), then `compute_kpis --all` when the
+rollups (both layers) are missing or behind the log. Each size is measured in fresh
+processes (config.settings.dev, DEBUG off) sending `GET /api/v1/reports/kpis` for the last
+90 days through Django's test client (server time), and running the floor, one SQL
+statement computing FCR and median first response time straight from messages and events,
+on the same connection. The same request with `tz=Etc/UTC` (the same instants, a zone the
+day tables do not hold) measures the per-ticket path, the one every report took before the
+day layer; both must give the same figures.
 """
 
 import argparse
@@ -87,6 +90,8 @@ def main() -> None:
                         help="Fresh processes per size (each gives one cold sample).")
     parser.add_argument("--iterations", type=int, default=10,
                         help="Warm samples per round of the report and of the floor.")
+    parser.add_argument("--per-ticket-iterations", type=int, default=3,
+                        help="Warm samples per round of the per-ticket path (tz=Etc/UTC).")
     parser.add_argument("--prepare-only", action="store_true", help="Only build the databases.")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # child mode: a database URL
     args = parser.parse_args()
@@ -128,10 +133,11 @@ def database_prepare(server: str, url: str, size: int) -> dict:
     manage(url, "migrate", "--verbosity", "0")
     with psycopg.connect(url, autocommit=True) as connection:
         tickets = connection.execute("SELECT count(*) FROM inbox_ticket").fetchone()[0]
-        # Rollups are current when they reflect the latest event.
+        # Rollups are current when they reflect the latest event and hold UTC's day tables.
         rolled_up = connection.execute(
             "SELECT EXISTS (SELECT 1 FROM reports_rollupstate r WHERE r.last_event_id = "
-            "(SELECT max(id) FROM inbox_ticketevent))").fetchone()[0]
+            "(SELECT max(id) FROM inbox_ticketevent) AND r.day_zones LIKE '%%UTC%%')"
+        ).fetchone()[0]
     if tickets not in (0, size):
         raise SystemExit(f"{name} holds {tickets} tickets, not {size}: drop it first")
     info = {"seed_s": None, "rollup_build_s": None}
@@ -146,12 +152,14 @@ def database_prepare(server: str, url: str, size: int) -> dict:
         info["rollup_build_s"] = manage(url, "compute_kpis", "--all")
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(
-                "VACUUM (ANALYZE) reports_ticketfact, reports_statusspan, reports_surveyfact")
+                "VACUUM (ANALYZE) reports_ticketfact, reports_statusspan, reports_surveyfact, "
+                "reports_ticketday, reports_backlogageday, reports_surveyday, reports_durationday")
     return info
 
 
 def measure_in_child(url: str, args) -> dict:
-    return child_measure(__file__, url, "--iterations", str(args.iterations))
+    return child_measure(__file__, url, "--iterations", str(args.iterations),
+                         "--per-ticket-iterations", str(args.per_ticket_iterations))
 
 
 # --- child process ---------------------------------------------------------------------------
@@ -176,9 +184,9 @@ def measure(args) -> dict:
     since = datetime(start.year, start.month, start.day, tzinfo=UTC)
     until = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
 
-    def report_once() -> tuple[float, dict]:
+    def report_once(url: str = path) -> tuple[float, dict]:
         started = time.perf_counter()
-        response = client.get(path, **headers)
+        response = client.get(url, **headers)
         elapsed = time.perf_counter() - started
         assert response.status_code == 200, response.content[:300]
         return elapsed * 1000, response.json()
@@ -192,13 +200,18 @@ def measure(args) -> dict:
 
     cold_report, body = report_once()  # first request of a fresh process
     cold_floor, floor_row = floor_once()
-    warm = {"report": [], "floor": []}
+    # The same instants in a zone the day tables do not hold: the per-ticket rows.
+    cold_per_ticket, per_ticket_body = report_once(f"{path}&tz=Etc/UTC")
+    warm = {"report": [], "floor": [], "per_ticket": []}
     for _ in range(args.iterations):
         warm["report"].append(report_once()[0])
         warm["floor"].append(floor_once()[0])
+    for _ in range(args.per_ticket_iterations):
+        warm["per_ticket"].append(report_once(f"{path}&tz=Etc/UTC")[0])
+    per_ticket_body["period"]["tz"] = body["period"]["tz"]
     return {
         "tickets": Ticket.objects.count(), "path": path,
-        "cold_ms": {"report": cold_report, "floor": cold_floor},
+        "cold_ms": {"report": cold_report, "floor": cold_floor, "per_ticket": cold_per_ticket},
         "warm_ms": warm,
         # The floor computes the same two figures: they must agree with the report.
         "check": {"report_fcr": body["fcr"]["rate"],
@@ -207,7 +220,8 @@ def measure(args) -> dict:
                   "floor_frt_median_s": floor_row[0],
                   "tickets_resolved": body["tickets_resolved"],
                   "first_response_count": body["first_response"]["count"],
-                  "csat_answers": body["csat"]["answers"]},
+                  "csat_answers": body["csat"]["answers"],
+                  "per_ticket_path_same_figures": per_ticket_body == body},
     }
 
 
@@ -216,7 +230,7 @@ def measure(args) -> dict:
 def merge(size: int, turns: list[dict], preparation: dict) -> dict:
     result = {"size": size, "tickets": turns[-1]["tickets"], "check": turns[-1]["check"],
               "preparation": preparation, "load": [turn["load"] for turn in turns]}
-    for key in ("report", "floor"):
+    for key in ("report", "floor", "per_ticket"):
         cold = [turn["cold_ms"][key] for turn in turns]
         warm = [ms for turn in turns for ms in turn["warm_ms"][key]]
         result[key] = {"cold_median_ms": statistics.median(cold), "cold_ms": cold,
@@ -246,7 +260,14 @@ def report(results: list[dict]) -> str:
             f"{floor['warm_median_ms']:.0f} / {floor['warm_p90_ms']:.0f} | "
             f"{rep['warm_median_ms'] / floor['warm_median_ms']:.2f}x |")
     first, last = results[0], results[-1]
-    for key in ("report", "floor"):
+    lines.append("\n| size | per-ticket path cold ms | warm p50 / p90 ms | warm ratio to floor |"
+                 "\n|---|---|---|---|")
+    for r in results:
+        old, floor = r["per_ticket"], r["floor"]
+        lines.append(f"| {size_label(r['size'])} | {old['cold_median_ms']:.0f} | "
+                     f"{old['warm_median_ms']:.0f} / {old['warm_p90_ms']:.0f} | "
+                     f"{old['warm_median_ms'] / floor['warm_median_ms']:.2f}x |")
+    for key in ("report", "floor", "per_ticket"):
         lines.append(
             f"\n{key} growth {size_label(first['size'])} → {size_label(last['size'])}: "
             f"warm p50 {last[key]['warm_median_ms'] / first[key]['warm_median_ms']:.2f}x, "
