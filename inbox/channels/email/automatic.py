@@ -5,9 +5,8 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import Parser
-from email.policy import default as default_policy
 
-from .mime import addresses, header_first, header_values, line_clean, msg_id_first
+from .mime import POLICY, addresses, header_first, header_values, line_clean, msg_id_first
 
 DSN_TYPES = {"message/delivery-status", "message/global-delivery-status"}
 _RETURNED_MESSAGE = {"message/rfc822", "message/global"}
@@ -167,7 +166,7 @@ def _original_id(msg: Message, text: str) -> str:
         if ctype in _RETURNED_MESSAGE and isinstance(part.get_payload(), list):
             found = msg_id_first(header_first(part.get_payload()[0], "message-id"))
         elif ctype in _RETURNED_HEADERS:
-            headers = Parser(policy=default_policy).parsestr(
+            headers = Parser(policy=POLICY).parsestr(
                 str(part.get_payload()), headersonly=True
             )
             found = msg_id_first(header_first(headers, "message-id"))

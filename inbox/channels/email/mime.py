@@ -8,6 +8,7 @@ on real-world mail (unknown charsets, raw 8-bit bytes, broken folding).
 
 import codecs
 import email.policy
+import functools
 import mimetypes
 import os
 import re
@@ -29,7 +30,9 @@ _ADDRESS_HEADER_MAX = 8192
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+:")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
-_HEADER_CLASSES = email.policy.default.header_factory
+_HEADER_REGISTRY = email.policy.default.header_factory
+_HEADER_CACHED_MAX = 2048
+_RAW_PER_SHOWN_CHAR = 64
 _BUILTIN_TYPES = mimetypes.MimeTypes()  # built-in table only: the same on every host
 _EXTENSIONS = {"image/jpg": ".jpg", "image/pjpeg": ".jpg", "application/x-msdownload": ".exe"}
 
@@ -54,6 +57,39 @@ _ISO_2022_JP = {"iso-2022-jp", "iso2022-jp", "csiso2022jp", "iso-2022-jp-ms", "c
 
 # --- raw headers --------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8192)
+def _header_cached(name: str, value: str):
+    return _HEADER_REGISTRY(name, value)
+
+
+def header_object(name: str, value: str):
+    """The modern policy's header object for `name: value`, memoised.
+
+    The stdlib builds a new header class and runs its RFC 5322 parser on every read of a
+    header: the parser asks each part for its Content-Type several times, and the same
+    few values ("text/plain; charset=utf-8") recur in almost every message. Header
+    objects are immutable, so equal (name, value) pairs can share one. Long values (a
+    huge To list) are parsed each time rather than kept in memory.
+    """
+    if len(value) > _HEADER_CACHED_MAX:
+        return _HEADER_REGISTRY(name, value)
+    return _header_cached(name, value)
+
+
+class _CachedHeaderFactory:
+    """`header_factory` for a policy: `header_object`, plus the registry's interface."""
+
+    def __call__(self, name: str, value: str):
+        return header_object(name, value)
+
+    def __getattr__(self, attribute):
+        return getattr(_HEADER_REGISTRY, attribute)
+
+
+# The default policy with memoised header objects: what the parser uses.
+POLICY = email.policy.default.clone(header_factory=_CachedHeaderFactory())
+
+
 def header_values(msg: Message, name: str) -> list[str]:
     """Every value of header `name`, unfolded, 8-bit bytes decoded (as UTF-8)."""
     name = name.lower()
@@ -69,8 +105,16 @@ def header_first(msg: Message, name: str) -> str:
 def header_text(msg: Message, name: str, limit: int | None = None) -> str:
     """The first value of an unstructured header (Subject...), decoded for display:
     encoded words decoded, control characters (CR, LF, NUL...) and runs of white space
-    collapsed to one space."""
-    return line_clean(words_decode(header_first(msg, name)))[:limit]
+    collapsed to one space. With a `limit`, only the first `limit * 64` characters of the
+    raw value are decoded (cut at white space, so no encoded word is split): far more
+    than any encoding needs for `limit` characters, and a 200 KB Subject of encoded words
+    is not decoded whole to show 500 characters of it."""
+    value = header_first(msg, name)
+    if limit is not None and len(value) > limit * _RAW_PER_SHOWN_CHAR:
+        end = limit * _RAW_PER_SHOWN_CHAR
+        cut = max(value.rfind(" ", 0, end), value.rfind("\t", 0, end))
+        value = value[:cut if cut > 0 else end]
+    return line_clean(words_decode(value))[:limit]
 
 
 def text_8bit(value: str) -> str:
@@ -198,7 +242,7 @@ def _address_list(value: str) -> list[tuple[str, str]]:
         value = value[:value.rfind(",", 0, _ADDRESS_HEADER_MAX) + 1 or _ADDRESS_HEADER_MAX]
     try:
         parsed = [(a.display_name, a.addr_spec)
-                  for a in _HEADER_CLASSES("to", value).addresses]
+                  for a in header_object("to", value).addresses]
     except Exception:  # the RFC 5322 parser has crashed on odd input before
         try:
             parsed = getaddresses([words_decode(value)])

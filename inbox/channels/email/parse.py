@@ -34,6 +34,7 @@ from ...sanitize import html_sanitize
 from .automatic import DSN_TYPES, Bounce, auto_reply_reason, bounce_find
 from .body import html_to_text, reply_visible
 from .mime import (
+    POLICY,
     addresses,
     bytes_decode,
     cid_references,
@@ -65,7 +66,7 @@ _MAX_DEPTH = 30
 _MAX_REFERENCES = 100
 _BOUNDARY_LINE = re.compile(r"(?m)^--\S*[ \t]*\r?$")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_POLICY = email.policy.default
+_POLICY = POLICY
 # Re-emit a nested message's headers exactly as they came, not re-folded.
 _VERBATIM = _POLICY.clone(refold_source="none")
 
