@@ -30,6 +30,12 @@ def contact_resolve(*, identities: list[Identity], name: str = "") -> Contact:
     Identities not yet known are attached to the contact found; an identity that already
     belongs to another contact is left there (merging is an explicit, audited action).
     """
+    return contact_resolve_new(identities=identities, name=name)[0]
+
+
+def contact_resolve_new(*, identities: list[Identity], name: str = "") -> tuple[Contact, bool]:
+    """`contact_resolve`, and whether the contact was created by this call (so it is
+    still invisible to other transactions)."""
     identities = [i.normalized() for i in identities if i.value and i.value.strip()]
     if not identities:
         raise InvalidInput("A sender needs at least one identity.", code="no_identity")
@@ -44,8 +50,9 @@ def contact_resolve(*, identities: list[Identity], name: str = "") -> Contact:
         (known[(i.kind, i.value)].contact for i in identities if (i.kind, i.value) in known),
         None,
     )
+    created = None
     if contact is None:
-        contact = Contact.objects.create(name=name)
+        contact = created = Contact.objects.create(name=name)
     elif name and not contact.name:
         contact.name = name
         contact.save(update_fields=["name"])
@@ -55,7 +62,8 @@ def contact_resolve(*, identities: list[Identity], name: str = "") -> Contact:
             contact = _identity_attach(contact, identity)
         elif identity.verified and not row.verified and row.contact_id == contact.pk:
             ContactIdentity.objects.filter(pk=row.pk).update(verified=True)
-    return contact
+    # A concurrent writer may have attached the identity first: then its contact is used.
+    return contact, created is not None and contact.pk == created.pk
 
 
 def _identity_attach(contact: Contact, identity: Identity) -> Contact:

@@ -1,20 +1,29 @@
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import domain_events
 from ..errors import InvalidInput
-from ..models import Agent, Attachment, Channel, ContactIdentity, Inbox, Message, Ticket, TicketEvent
-from ..presenters import message_payload
+from ..models import (
+    Agent,
+    Attachment,
+    Channel,
+    ContactIdentity,
+    Inbox,
+    Message,
+    Ticket,
+    TicketEvent,
+)
+from ..presenters import message_payload, ticket_summary_payload
 from ..realtime import (
     MESSAGE_NEW,
     MESSAGE_UPDATED,
+    TICKET_CREATED,
     contact_group,
     inbox_group,
     publish,
@@ -61,56 +70,119 @@ def message_append(
     attachments: list[AttachmentData] | tuple = (),
     raw: AttachmentData | None = None,
     at: datetime | None = None,
+    opening_event: TicketEvent | None = None,
 ) -> Message:
     """Append a message to a ticket with the next seq; must run inside a transaction.
 
     Incrementing `last_seq` with an UPDATE takes the ticket's row lock first, so concurrent
     writers queue on it and every committed message gets a distinct, gap-free seq.
+    `opening_event`: the unsaved CREATED event of a ticket the caller has just opened for
+    this message, with `last_seq` and `last_activity_at` already set for it (nobody else
+    can see the ticket yet). It is written with the message's event in one INSERT, and
+    the ticket is announced (live event, domain event) before the message.
     """
     at = at or timezone.now()
-    Ticket.objects.filter(pk=ticket.pk).update(
-        last_seq=F("last_seq") + 1, last_activity_at=Greatest(F("last_activity_at"), Value(at))
-    )
-    ticket.last_seq, ticket.last_activity_at = Ticket.objects.values_list(
-        "last_seq", "last_activity_at"
-    ).get(pk=ticket.pk)
-    message = Message.objects.create(
+    if opening_event is None:
+        ticket.last_seq, ticket.last_activity_at = _seq_next(ticket, at)
+    message = Message(
         ticket=ticket, inbox=inbox, seq=ticket.last_seq, direction=direction, channel=channel,
         author_type=author_type, author_agent=author_agent, author_contact_id=author_contact_id,
         body_text=body_text, body_html=html_sanitize(body_html), external_id=external_id,
         client_id=client_id, delivery_status=delivery_status, is_auto_reply=is_auto_reply,
         metadata=metadata or {}, created_at=at,
     )
-    if raw is not None:
+    if raw is not None:  # written before the row, so one INSERT records its name
         message.raw.save(raw.name, ContentFile(raw.content), save=False)
-        Message.objects.filter(pk=message.pk).update(raw=message.raw.name)
-    for data in attachments:
-        attachment = Attachment(
-            message=message, name=data.name, content_type=data.content_type,
-            size=len(data.content), content_id=data.content_id,
-        )
-        attachment.file.save(data.name, ContentFile(data.content), save=False)
-        attachment.save()
+    message.save(force_insert=True)
+    if attachments:
+        _attachments_store(message, attachments)
     event_type = {
         Message.Direction.INBOUND: TicketEvent.Type.MESSAGE_IN,
         Message.Direction.OUTBOUND: TicketEvent.Type.MESSAGE_OUT,
         Message.Direction.NOTE: TicketEvent.Type.NOTE,
     }[direction]
-    TicketEvent.objects.create(
+    event = TicketEvent(
         ticket=ticket, type=event_type, at=at, actor=author_agent, message=message,
         data={"author_type": author_type, "channel": channel},
     )
+    announced = [
+        (domain_events.MESSAGE_CREATED, {"ticket_id": ticket.pk, "message_id": message.pk})
+    ]
+    if opening_event is None:
+        event.save(force_insert=True)
+    else:
+        TicketEvent.objects.bulk_create([opening_event, event])
+        publish([inbox_group(ticket.inbox_id)], TICKET_CREATED, ticket_summary_payload(ticket))
+        announced.insert(0, (domain_events.TICKET_CREATED,
+                             {"ticket_id": ticket.pk, "event_id": opening_event.pk}))
     message_publish(message)
-    domain_events.emit(domain_events.MESSAGE_CREATED, ticket_id=ticket.pk, message_id=message.pk)
+    domain_events.emit_all(announced)
     return message
 
 
+def _seq_next(ticket: Ticket, at: datetime) -> tuple[int, datetime]:
+    """Take the ticket's next seq and move its last activity forward, in one statement
+    (UPDATE ... RETURNING; PostgreSQL, and SQLite since 3.35)."""
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    table = connection.ops.quote_name(Ticket._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1, "
+            f"last_activity_at = {greatest}(last_activity_at, %s) "
+            "WHERE id = %s RETURNING last_seq, last_activity_at",
+            [connection.ops.adapt_datetimefield_value(at), ticket.pk],
+        )
+        seq, last_activity_at = cursor.fetchone()
+    field = Ticket._meta.get_field("last_activity_at")
+    for converter in connection.ops.get_db_converters(field.get_col(Ticket._meta.db_table)):
+        last_activity_at = converter(last_activity_at, field, connection)
+    return seq, last_activity_at
+
+
+def _attachments_store(message: Message, attachments: list[AttachmentData] | tuple) -> None:
+    """Store a message's files and insert their rows in one statement."""
+    storage = Attachment._meta.get_field("file").storage
+    Attachment.objects.bulk_create(
+        Attachment(
+            message=message, file=attachment_file_store(storage, data.content),
+            name=data.name, content_type=data.content_type, size=len(data.content),
+            content_id=data.content_id,
+        )
+        for data in attachments
+    )
+
+
+def attachment_file_store(storage, content: bytes) -> str:
+    """Store `content` under its SHA-256 (`attachments/sha256/ab/cd/abcd...`) unless a
+    complete copy is already there; return the stored name.
+
+    Identical files (a signature logo in every mail, a thread forwarded again with its
+    attachments) are kept once, and a file that is already stored costs two `stat` calls.
+    A file may therefore belong to many Attachment rows: deleting a row must never delete
+    its file; only a sweep for files that no row names may remove one. The name says
+    nothing about the file (its name and type are in the row), and files are only served
+    through the permission-checked download views and signed links. A copy of the wrong
+    size (a write cut short) is not reused: the storage then saves the content under a
+    suffixed name, as it does when two writers store the same new file at once.
+    """
+    digest = hashlib.sha256(content).hexdigest()
+    name = f"attachments/sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+    try:
+        if storage.exists(name) and storage.size(name) == len(content):
+            return name
+    except OSError:  # unreadable: store it again under another name
+        pass
+    return storage.save(name, ContentFile(content))
+
+
 def message_publish(message: Message, event: str = MESSAGE_NEW) -> None:
+    """The live event for a new or changed message; its payload (which reads the
+    attachments) is built only when it is sent."""
     ticket = message.ticket
     groups = [inbox_group(ticket.inbox_id), ticket_group(ticket.pk)]
     if message.is_public:
         groups.append(contact_group(ticket.contact_id))
-    publish(groups, event, message_payload(message))
+    publish(groups, event, lambda: message_payload(message))
 
 
 def reply_channel_pick(*, ticket: Ticket, channel: str | None) -> tuple[str, Inbox]:
@@ -260,9 +332,10 @@ def message_status_update(*, inbox: Inbox, external_id: str, status: str,
 @transaction.atomic
 def message_attachment_add(*, message: Message, data: AttachmentData) -> Attachment:
     """Attach a file fetched after the message was stored (provider media)."""
-    attachment = Attachment(message=message, name=data.name, content_type=data.content_type,
-                            size=len(data.content), content_id=data.content_id)
-    attachment.file.save(data.name, ContentFile(data.content), save=False)
-    attachment.save()
+    storage = Attachment._meta.get_field("file").storage
+    attachment = Attachment.objects.create(
+        message=message, file=attachment_file_store(storage, data.content), name=data.name,
+        content_type=data.content_type, size=len(data.content), content_id=data.content_id,
+    )
     message_publish(message, MESSAGE_UPDATED)
     return attachment

@@ -82,3 +82,36 @@ def test_concurrent_first_messages_from_new_contact_open_one_ticket(postgres_onl
     assert all(r.created for r in results)
     assert (Contact.objects.count(), Ticket.objects.count()) == (1, 1)
     assert sorted(r.message.seq for r in results) == list(range(1, WRITERS + 1))
+
+
+def test_concurrent_replies_to_a_resolved_email_ticket_reopen_it_once(postgres_only):
+    """Email takes no contact lock: the ticket's row lock makes one reply reopen the ticket
+    and the others find it open."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inbox.models import TicketEvent
+    from inbox.services import EmailThreadRefs, ticket_set_status
+
+    inbox = InboxFactory(kind=Inbox.Kind.EMAIL)
+    first = message_ingest(data=InboundMessage(
+        inbox=inbox, channel=Channel.EMAIL, sender=[Identity("email", "ana@example.net")],
+        body_text="help", external_id="<q@example.net>",
+    )).message
+    ticket_set_status(ticket=first.ticket, status=Ticket.Status.RESOLVED, by=None,
+                      at=timezone.now() - timedelta(minutes=1))
+
+    def reply(i):
+        return message_ingest(data=InboundMessage(
+            inbox=inbox, channel=Channel.EMAIL, sender=[Identity("email", f"p{i}@example.net")],
+            body_text=f"reply {i}", external_id=f"<r{i}@example.net>",
+            thread=EmailThreadRefs(in_reply_to="<q@example.net>"),
+        ))
+
+    results = run_concurrently(reply)
+    assert {r.message.ticket_id for r in results} == {first.ticket_id}
+    assert sum(r.reopened for r in results) == 1
+    assert TicketEvent.objects.filter(ticket=first.ticket,
+                                      type=TicketEvent.Type.REOPENED).count() == 1
+    assert Ticket.objects.get(pk=first.ticket_id).status == Ticket.Status.OPEN
