@@ -26,6 +26,7 @@ Handler = Callable[..., None]
 
 _handlers: dict[str, list[Handler]] = defaultdict(list)
 _muted: ContextVar[bool] = ContextVar("domain_events_muted", default=False)
+_round: ContextVar[dict | None] = ContextVar("domain_events_round", default=None)
 
 
 def subscribe(event: str, handler: Handler) -> None:
@@ -46,8 +47,27 @@ def emit(event: str, **data) -> None:
     ticket.created / ticket.resolved / ticket.reopened: `ticket_id`, `event_id` (the
     TicketEvent that records it). message.created: `ticket_id`, `message_id`.
     """
-    if _handlers.get(event) and not _muted.get():
-        transaction.on_commit(lambda: _dispatch(event, data))
+    emit_all([(event, data)])
+
+
+def emit_all(events: list[tuple[str, dict]]) -> None:
+    """Several events of one change (a ticket opened by its first message), dispatched in
+    order in one round after the commit: handlers can share a look-up through
+    `round_cached` instead of repeating it per event."""
+    events = [(event, data) for event, data in events if _handlers.get(event)]
+    if events and not _muted.get():
+        transaction.on_commit(lambda: _dispatch_round(events))
+
+
+def round_cached(key: str, compute: Callable[[], object]):
+    """`compute()`, evaluated once per dispatch round and shared by the handlers of that
+    round's events (outside a round: every time)."""
+    memo = _round.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 @contextmanager
@@ -59,6 +79,15 @@ def muted() -> Iterator[None]:
         yield
     finally:
         _muted.reset(token)
+
+
+def _dispatch_round(events: list[tuple[str, dict]]) -> None:
+    token = _round.set({})
+    try:
+        for event, data in events:
+            _dispatch(event, data)
+    finally:
+        _round.reset(token)
 
 
 def _dispatch(event: str, data: dict) -> None:

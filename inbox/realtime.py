@@ -5,9 +5,12 @@ logged and never undoes or blocks the write that caused it.
 """
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -39,18 +42,68 @@ def agent_group(agent_id: int) -> str:
     return f"agent.{agent_id}"
 
 
-def publish(groups: list[str], event_type: str, payload: dict) -> None:
-    """Send `payload` to `groups` once the current transaction commits."""
-    message = {"type": "live.event", "event": event_type, "payload": payload}
-    transaction.on_commit(lambda: _send(groups, message))
+_muted: ContextVar[bool] = ContextVar("realtime_muted", default=False)
+
+Payload = dict | Callable[[], dict]
+
+
+def publish(groups: list[str], event_type: str, payload: Payload) -> None:
+    """Send `payload` to `groups` once the current transaction commits.
+
+    `payload` may be a function that builds it: it is then called after the commit, and
+    only when there is a channel layer to send to, so a payload that costs queries (a
+    message with its attachments) is never built for nobody.
+    """
+    if _muted.get():
+        return
+    transaction.on_commit(lambda: _deliver(groups, event_type, payload))
+
+
+@contextmanager
+def process_local_muted() -> Iterator[None]:
+    """Publish nothing inside the block if the channel layer is the in-memory one.
+
+    That layer reaches only sockets served by this same process; a management command
+    (a bulk email import) serves none, so its events could reach no one and building and
+    sending them is pure cost. With a shared layer (Redis) the block changes nothing:
+    agents connected to the web processes still see the imported mail arrive live.
+    """
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        yield
+        return
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
+def _deliver(groups: list[str], event_type: str, payload: Payload) -> None:
+    if get_channel_layer() is None:
+        return
+    try:
+        payload = payload() if callable(payload) else payload
+    except Exception:  # the write already committed; clients catch up with sync
+        logger.exception("live event %s not built", event_type)
+        return
+    _send(groups, {"type": "live.event", "event": event_type, "payload": payload})
 
 
 def _send(groups: list[str], message: dict) -> None:
+    """One event to every group: a single `async_to_sync` call (each one starts an event
+    loop in a helper thread), whatever the number of groups."""
     layer = get_channel_layer()
     if layer is None:
         return
+    try:
+        async_to_sync(_group_send_all)(layer, groups, message)
+    except Exception:  # the write already committed; clients catch up with sync
+        logger.exception("live event %s to %s not delivered", message["event"], groups)
+
+
+async def _group_send_all(layer, groups: list[str], message: dict) -> None:
     for group in groups:
         try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # the write already committed; clients catch up with sync
+            await layer.group_send(group, message)
+        except Exception:  # one group's failure must not cost the others their event
             logger.exception("live event %s to %s not delivered", message["event"], group)

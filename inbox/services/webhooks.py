@@ -32,8 +32,11 @@ def webhook_event_emit(*, event: str, payload: dict, inbox_id: int | None = None
 
 
 def _any_endpoint() -> bool:
-    # Most installs have none: one indexed query spares building payloads nobody reads.
-    return WebhookEndpoint.objects.filter(is_active=True).exists()
+    # Most installs have none: one indexed query spares building payloads nobody reads,
+    # asked once for the events of one change (ticket.created with its first message).
+    return domain_events.round_cached(
+        "webhooks.any_endpoint", WebhookEndpoint.objects.filter(is_active=True).exists
+    )
 
 
 def _on_ticket_event(event: str):

@@ -113,6 +113,18 @@ def test_no_endpoint_no_rows(enqueued, django_capture_on_commit_callbacks):
     assert (WebhookDelivery.objects.count(), enqueued) == (0, [])
 
 
+def test_a_first_message_asks_once_whether_any_endpoint_listens(
+        enqueued, django_capture_on_commit_callbacks, django_assert_num_queries, monkeypatch):
+    """ticket.created and message.created of one change are dispatched in one round."""
+    monkeypatch.setattr("inbox.realtime.get_channel_layer", lambda: None)  # no live events
+    inbox = InboxFactory(kind=Inbox.Kind.TELEGRAM)
+    with django_capture_on_commit_callbacks() as callbacks:
+        _ticket(inbox)
+    with django_assert_num_queries(1):  # the endpoint check, for both events
+        for callback in callbacks:
+            callback()
+
+
 # --- delivery --------------------------------------------------------------------------
 
 def _delivery(url, event="survey.answered", payload=None):
