@@ -1,4 +1,5 @@
 import mailbox
+import os
 import sys
 import tempfile
 from collections import Counter
@@ -6,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from tqdm import tqdm
 
-from inbox.channels.email.ingest import email_ingest
-from inbox.channels.email.models import QuarantinedEmail
+from inbox.channels.email.bulk import ingest_all, ingest_parallel
 from inbox.models import Inbox
 
 SUMMARY_KEYS = {"ingested": "ingested", "duplicate": "duplicates",
@@ -22,6 +23,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--inbox", required=True, help="Slug of an email inbox.")
+        parser.add_argument(
+            "--jobs", type=int, default=min(os.cpu_count() or 1, 4), metavar="N",
+            help="Worker processes (default: the number of CPUs, at most 4). Each "
+                 "conversation goes to one worker, in file order, so threading is that of "
+                 "a one-by-one run. With more than one, all messages are read into memory "
+                 "first. One is used on SQLite and when called inside a transaction.")
         parser.add_argument("paths", nargs="+", metavar="PATH")
 
     def handle(self, *args, inbox, paths, **options):
@@ -33,15 +40,32 @@ class Command(BaseCommand):
         missing = [p for p in paths if p != "-" and not Path(p).exists()]
         if missing:
             raise CommandError(f"No such file or directory: {', '.join(missing)}")
+        if options["jobs"] < 1:
+            raise CommandError("--jobs must be at least 1.")
         counts = Counter({key: 0 for key in SUMMARY_KEYS.values()})
-        # Streamed, so a large mbox never sits in memory whole; the bar shows on terminals.
+        # Streamed when one process ingests, so a large mbox never sits in memory whole.
         messages = _messages(paths, stdin=sys.stdin.buffer)
-        for raw in tqdm(messages, disable=not sys.stderr.isatty(), unit="msg", file=sys.stderr):
-            outcome = email_ingest(inbox=target, raw=raw, source=QuarantinedEmail.Source.COMMAND)
-            counts[SUMMARY_KEYS[outcome.status]] += 1
-            if outcome.status == "quarantined" and options["verbosity"] > 1:
-                self.stderr.write(f"quarantined: {outcome.error}")
+        bar = tqdm(disable=not sys.stderr.isatty(), unit="msg", file=sys.stderr)
+        if options["jobs"] > 1 and _workers_can_share_the_database():
+            raws = list(messages)
+            bar.reset(total=len(raws))
+            outcomes = (o for group in ingest_parallel(target, raws, options["jobs"])
+                        for o in group)
+        else:
+            outcomes = ingest_all(target, messages)
+        with bar:
+            for outcome in outcomes:
+                bar.update()
+                counts[SUMMARY_KEYS[outcome.status]] += 1
+                if outcome.status == "quarantined" and options["verbosity"] > 1:
+                    self.stderr.write(f"quarantined: {outcome.error}")
         self.stdout.write(" ".join(f"{key}={counts[key]}" for key in SUMMARY_KEYS.values()))
+
+
+def _workers_can_share_the_database() -> bool:
+    """Worker processes need a server database, and must see what this process sees: not
+    when the command runs inside a caller's uncommitted transaction."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
 def _messages(paths: list[str], *, stdin) -> Iterator[bytes]:
