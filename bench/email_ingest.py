@@ -10,6 +10,8 @@ goes to bench/out/email-corpus.json. django-helpdesk is installed into its own v
 (bench/out/helpdesk-venv, pinned below) with a settings module this script writes.
 Each run times both whole commands as subprocesses, each on a freshly created and migrated
 PostgreSQL database, alternating which goes first; then reads threading from each database.
+Both commands run with their defaults: Switchboard's `--jobs` is the number of CPUs (at
+most 4), get_email is one process.
 """
 
 import argparse
@@ -38,6 +40,7 @@ CORPUS_DIR = OUT_DIR / "email-corpus"
 EXPECTED_PATH = OUT_DIR / "email-corpus.json"
 FIXTURES_DIR = Path(os.environ.get("SWITCHBOARD_FIXTURES", ROOT.parent / "shared" / "fixtures"))
 
+# Database names; `--database NAME` uses NAME and NAME_helpdesk instead.
 SWITCHBOARD_DB = "switchboard_bench_email"
 INBOX_SLUG = "bench-email"
 SUPPORT_ADDRESS = "support@bench.example"
@@ -68,8 +71,15 @@ def main() -> None:
                              "that raises (see HELPDESK_SHIM).")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="Instead of the comparison: cProfile Switchboard's command on "
-                             "the first N messages and write the top functions to bench/out/.")
+                             "the first N messages (in one process, --jobs 1) and write the "
+                             "top functions to bench/out/.")
+    parser.add_argument("--database", metavar="NAME",
+                        help="Use databases NAME and NAME_helpdesk (both dropped and "
+                             "recreated) instead of the defaults.")
     args = parser.parse_args()
+    if args.database:
+        global SWITCHBOARD_DB, HELPDESK_DB
+        SWITCHBOARD_DB, HELPDESK_DB = args.database, f"{args.database}_helpdesk"
     OUT_DIR.mkdir(exist_ok=True)
     expected = corpus_build(FIXTURES_DIR / "email", args.messages)
     print(f"corpus: {len(expected['messages'])} messages, {len(expected['pairs'])} "
@@ -275,8 +285,9 @@ def switchboard_profile(server: str, files: list[Path], out: Path) -> str:
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as var_dir:
         env = switchboard_prepare(server, var_dir)
         profile = out.with_suffix(".prof")
+        # One process: cProfile sees only the process it runs in.
         command = [sys.executable, "-m", "cProfile", "-o", str(profile), "manage.py",
-                   "ingest_email", "--inbox", INBOX_SLUG, *map(str, files)]
+                   "ingest_email", "--inbox", INBOX_SLUG, "--jobs", "1", *map(str, files)]
         result = timed(command, cwd=ROOT, env=env, log=OUT_DIR / "email_ingest-profile.log")
         with out.open("w") as stream:
             stream.write(f"{len(files)} messages, {result['wall_s']:.1f} s under cProfile\n")
