@@ -118,11 +118,9 @@ class RollupState(models.Model):
 NONE_ID = 0
 
 
-class TicketDay(models.Model):
-    """Ticket counts per local date in `tz` and per combination of the filter dimensions.
-    Each count is dated by its own instant: created by `created_at`, first responses by the
-    first reply, resolutions by the latest resolution (tickets resolved now), backlog span
-    starts and ends by theirs."""
+class DayRow(models.Model):
+    """The key of a day table's row: a local date in the report time zone `tz` and a
+    combination of the report's filter dimensions (0 for no team or no assignee)."""
 
     tz = models.CharField(max_length=64)
     day = models.DateField()
@@ -130,6 +128,17 @@ class TicketDay(models.Model):
     channel = models.CharField(max_length=16)
     team_id = models.BigIntegerField()
     agent_id = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class TicketDay(DayRow):
+    """Ticket counts per local date in `tz` and per combination of the filter dimensions.
+    Each count is dated by its own instant: created by `created_at`, first responses by the
+    first reply, resolutions by the latest resolution (tickets resolved now), backlog span
+    starts and ends by theirs."""
+
     created = models.IntegerField(default=0)
     first_responses = models.IntegerField(default=0)
     first_response_units = models.BigIntegerField(default=0)
@@ -147,18 +156,12 @@ class TicketDay(models.Model):
             name="ticket_day_key")]
 
 
-class BacklogAgeDay(models.Model):
+class BacklogAgeDay(DayRow):
     """Backlog span starts and ends per local date of the ticket's creation and local date
     of the start or end, for those within a week of the creation: the backlog at a midnight
     by the age of its tickets, up to 7 days (reports.day_kpis.day_backlog)."""
 
-    tz = models.CharField(max_length=64)
     created_day = models.DateField()
-    day = models.DateField()
-    inbox_id = models.BigIntegerField()
-    channel = models.CharField(max_length=16)
-    team_id = models.BigIntegerField()
-    agent_id = models.BigIntegerField()
     backlog_starts = models.IntegerField(default=0)
     backlog_ends = models.IntegerField(default=0)
 
@@ -168,16 +171,10 @@ class BacklogAgeDay(models.Model):
             name="backlog_age_day_key")]
 
 
-class SurveyDay(models.Model):
+class SurveyDay(DayRow):
     """Survey answers per local date of the latest answer, and invitations per date sent,
     per kind and combination of the filter dimensions."""
 
-    tz = models.CharField(max_length=64)
-    day = models.DateField()
-    inbox_id = models.BigIntegerField()
-    channel = models.CharField(max_length=16)
-    team_id = models.BigIntegerField()
-    agent_id = models.BigIntegerField()
     kind = models.CharField(max_length=8)
     answers = models.IntegerField(default=0)
     satisfied = models.IntegerField(default=0)  # CSAT 4–5
