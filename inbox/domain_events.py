@@ -71,6 +71,20 @@ def round_cached(key: str, compute: Callable[[], object]):
 
 
 @contextmanager
+def shared_round() -> Iterator[None]:
+    """The rounds dispatched inside the block (a batch of changes committed together)
+    share one `round_cached` memo."""
+    if _round.get() is not None:
+        yield
+        return
+    token = _round.set({})
+    try:
+        yield
+    finally:
+        _round.reset(token)
+
+
+@contextmanager
 def muted() -> Iterator[None]:
     """Emit nothing inside the block: replayed history (an import) is not news, and must
     not send surveys or call integrations for tickets resolved years ago."""
@@ -82,12 +96,9 @@ def muted() -> Iterator[None]:
 
 
 def _dispatch_round(events: list[tuple[str, dict]]) -> None:
-    token = _round.set({})
-    try:
+    with shared_round():
         for event, data in events:
             _dispatch(event, data)
-    finally:
-        _round.reset(token)
 
 
 def _dispatch(event: str, data: dict) -> None:

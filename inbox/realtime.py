@@ -43,6 +43,7 @@ def agent_group(agent_id: int) -> str:
 
 
 _muted: ContextVar[bool] = ContextVar("realtime_muted", default=False)
+_coalescing: ContextVar[list | None] = ContextVar("realtime_coalescing", default=None)
 
 Payload = dict | Callable[[], dict]
 
@@ -89,21 +90,49 @@ def _deliver(groups: list[str], event_type: str, payload: Payload) -> None:
     _send(groups, {"type": "live.event", "event": event_type, "payload": payload})
 
 
+@contextmanager
+def coalesced() -> Iterator[None]:
+    """Live events sent inside the block go out when it ends, in order, all in one
+    `async_to_sync` call: for a batch of writes that commits many events at once (each
+    call waits for a hop to the event loop). Nested blocks join the outermost."""
+    if _coalescing.get() is not None:
+        yield
+        return
+    token = _coalescing.set([])
+    try:
+        yield
+    finally:
+        pending = _coalescing.get()
+        _coalescing.reset(token)
+        if pending:
+            _send_all(pending)
+
+
 def _send(groups: list[str], message: dict) -> None:
-    """One event to every group: a single `async_to_sync` call (each one starts an event
-    loop in a helper thread), whatever the number of groups."""
+    pending = _coalescing.get()
+    if pending is not None:
+        pending.append((groups, message))
+    else:
+        _send_all([(groups, message)])
+
+
+def _send_all(events: list[tuple[list[str], dict]]) -> None:
+    """Each event to each of its groups, in order: a single `async_to_sync` call (each one
+    starts an event loop in a helper thread, or waits for the server's), whatever the
+    number of events and groups."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(_group_send_all)(layer, groups, message)
+        async_to_sync(_group_send_all)(layer, events)
     except Exception:  # the write already committed; clients catch up with sync
-        logger.exception("live event %s to %s not delivered", message["event"], groups)
+        logger.exception("%d live events not delivered", len(events))
 
 
-async def _group_send_all(layer, groups: list[str], message: dict) -> None:
-    for group in groups:
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # one group's failure must not cost the others their event
-            logger.exception("live event %s to %s not delivered", message["event"], group)
+async def _group_send_all(layer, events: list[tuple[list[str], dict]]) -> None:
+    for groups, message in events:
+        for group in groups:
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # one group's failure must not cost the others their event
+                logger.exception("live event %s to %s not delivered", message["event"], group)

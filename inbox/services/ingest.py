@@ -50,6 +50,9 @@ class InboundMessage:
     attachments: list[AttachmentData] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
     raw: AttachmentData | None = None  # the original payload, kept for "view original"
+    # The sender's contact, when the adapter already knows it (a widget session): the
+    # identities are then not looked up again.
+    contact: Contact | None = None
 
 
 @dataclass(frozen=True)
@@ -108,12 +111,18 @@ def _known_messages(data: InboundMessage) -> tuple[Message | None, dict[str, Mes
 
 def _ingest(data: InboundMessage, referenced: dict[str, Message]) -> IngestResult:
     at = data.at or timezone.now()
-    contact, contact_created = contact_resolve_new(identities=data.sender, name=data.sender_name)
-    contact_locked = not contact_created and data.channel != Channel.EMAIL
+    if data.contact is not None:
+        contact, contact_created = data.contact, False
+    else:
+        contact, contact_created = contact_resolve_new(identities=data.sender,
+                                                       name=data.sender_name)
+    contact_locked = (not contact_created and data.channel != Channel.EMAIL
+                      and data.ticket_id is None)
     if contact_locked:
         # Serialise ticket choice per contact so two first messages cannot open two
-        # tickets. Email threads by its headers, never by the contact's open tickets, and a
-        # contact created in this transaction is seen by no one else: no lock needed.
+        # tickets. Email threads by its headers, never by the contact's open tickets, a
+        # message that names its ticket has no choice to make, and a contact created in
+        # this transaction is seen by no one else: no lock needed.
         Contact.objects.select_for_update().filter(pk=contact.pk).first()
     ticket = _ticket_find(data, contact, referenced)
     if ticket is not None and not contact_locked and _status_may_change(ticket, data):

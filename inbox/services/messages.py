@@ -83,7 +83,7 @@ def message_append(
     """
     at = at or timezone.now()
     if opening_event is None:
-        ticket.last_seq, ticket.last_activity_at = _seq_next(ticket, at)
+        ticket.last_seq, ticket.last_activity_at = seq_reserve(ticket.pk, at)
     message = Message(
         ticket=ticket, inbox=inbox, seq=ticket.last_seq, direction=direction, channel=channel,
         author_type=author_type, author_agent=author_agent, author_contact_id=author_contact_id,
@@ -94,17 +94,8 @@ def message_append(
     if raw is not None:  # written before the row, so one INSERT records its name
         message.raw.save(raw.name, ContentFile(raw.content), save=False)
     message.save(force_insert=True)
-    if attachments:
-        _attachments_store(message, attachments)
-    event_type = {
-        Message.Direction.INBOUND: TicketEvent.Type.MESSAGE_IN,
-        Message.Direction.OUTBOUND: TicketEvent.Type.MESSAGE_OUT,
-        Message.Direction.NOTE: TicketEvent.Type.NOTE,
-    }[direction]
-    event = TicketEvent(
-        ticket=ticket, type=event_type, at=at, actor=author_agent, message=message,
-        data={"author_type": author_type, "channel": channel},
-    )
+    attachments_known(message, _attachments_store(message, attachments) if attachments else [])
+    event = message_event(message)
     announced = [
         (domain_events.MESSAGE_CREATED, {"ticket_id": ticket.pk, "message_id": message.pk})
     ]
@@ -120,29 +111,63 @@ def message_append(
     return message
 
 
-def _seq_next(ticket: Ticket, at: datetime) -> tuple[int, datetime]:
-    """Take the ticket's next seq and move its last activity forward, in one statement
-    (UPDATE ... RETURNING; PostgreSQL, and SQLite since 3.35)."""
+def message_event(message: Message) -> TicketEvent:
+    """The timeline event of a new message (unsaved)."""
+    event_type = {
+        Message.Direction.INBOUND: TicketEvent.Type.MESSAGE_IN,
+        Message.Direction.OUTBOUND: TicketEvent.Type.MESSAGE_OUT,
+        Message.Direction.NOTE: TicketEvent.Type.NOTE,
+    }[message.direction]
+    return TicketEvent(
+        ticket=message.ticket, type=event_type, at=message.created_at,
+        actor=message.author_agent, message=message,
+        data={"author_type": message.author_type, "channel": message.channel},
+    )
+
+
+def attachments_known(message: Message, attachments: list[Attachment]) -> None:
+    """Tell a message just written which attachment rows it has, so building its payload
+    (live event, acknowledgement, API response) does not read them back."""
+    rows = Attachment.objects.none() if not attachments else message.attachments.all()
+    rows._result_cache, rows._prefetch_done = list(attachments), True
+    message._prefetched_objects_cache = {"attachments": rows}
+
+
+def seq_reserve(ticket_id: int, at: datetime, count: int = 1,
+                status: str | None = None) -> tuple[int, datetime] | None:
+    """Take the ticket's next `count` seqs and move its last activity forward to `at`, in
+    one statement (UPDATE ... RETURNING; PostgreSQL, and SQLite since 3.35); returns the
+    last seq taken and the new last activity. The UPDATE holds the ticket's row lock until
+    the transaction ends. With `status`, only a ticket in that status is touched: None if
+    it is in another (or gone)."""
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     table = connection.ops.quote_name(Ticket._meta.db_table)
+    condition, params = "", [count, connection.ops.adapt_datetimefield_value(at), ticket_id]
+    if status is not None:
+        condition = " AND status = %s"
+        params.append(status)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1, "
+            f"UPDATE {table} SET last_seq = last_seq + %s, "
             f"last_activity_at = {greatest}(last_activity_at, %s) "
-            "WHERE id = %s RETURNING last_seq, last_activity_at",
-            [connection.ops.adapt_datetimefield_value(at), ticket.pk],
+            f"WHERE id = %s{condition} RETURNING last_seq, last_activity_at",
+            params,
         )
-        seq, last_activity_at = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    seq, last_activity_at = row
     field = Ticket._meta.get_field("last_activity_at")
     for converter in connection.ops.get_db_converters(field.get_col(Ticket._meta.db_table)):
         last_activity_at = converter(last_activity_at, field, connection)
     return seq, last_activity_at
 
 
-def _attachments_store(message: Message, attachments: list[AttachmentData] | tuple) -> None:
+def _attachments_store(message: Message,
+                       attachments: list[AttachmentData] | tuple) -> list[Attachment]:
     """Store a message's files and insert their rows in one statement."""
     storage = Attachment._meta.get_field("file").storage
-    Attachment.objects.bulk_create(
+    return Attachment.objects.bulk_create(
         Attachment(
             message=message, file=attachment_file_store(storage, data.content),
             name=data.name, content_type=data.content_type, size=len(data.content),
@@ -337,5 +362,6 @@ def message_attachment_add(*, message: Message, data: AttachmentData) -> Attachm
         message=message, file=attachment_file_store(storage, data.content), name=data.name,
         content_type=data.content_type, size=len(data.content), content_id=data.content_id,
     )
+    getattr(message, "_prefetched_objects_cache", {}).pop("attachments", None)
     message_publish(message, MESSAGE_UPDATED)
     return attachment

@@ -1,0 +1,149 @@
+"""`messages_ingest`: many inbound messages in one transaction (group commit).
+
+A chat server receives many short messages at once, most of them continuing a conversation
+that is already open. Written one transaction each, every message pays a commit, a dozen
+statements and the ORM's work per statement. Written together, the common case costs a
+few statements per batch and one UPDATE per conversation; every other message takes the
+ordinary path (`message_ingest`), in the same transaction.
+"""
+
+from collections import defaultdict
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import domain_events
+from ..errors import ServiceError
+from ..models import Message, Ticket, TicketEvent
+from ..sanitize import html_sanitize
+from .ingest import InboundMessage, IngestResult, message_ingest
+from .messages import attachments_known, message_event, message_publish, seq_reserve
+
+Outcome = IngestResult | ServiceError
+
+
+def messages_ingest(*, batch: list[InboundMessage]) -> list[Outcome]:
+    """Store `batch` in one transaction; one outcome per message, in order: its
+    `IngestResult`, or the `ServiceError` that refused it (which costs no other message
+    anything).
+
+    Messages that continue an open ticket (the sender's contact known, the ticket named,
+    a client_id, no files) are appended together: one query finds copies already stored,
+    one reads the tickets, one UPDATE per ticket takes its seqs (tickets in id order, so
+    concurrent batches lock them in the same order), one INSERT writes the messages and one
+    their events. Every other message goes through `message_ingest` afterwards, each in its
+    own savepoint: first messages, resolved or pending tickets, attachments. Per ticket the
+    seqs follow the order of the batch: after a message of a ticket that must take the
+    ordinary path, the ticket's later messages take it too.
+
+    Idempotent like `message_ingest`: a message already stored, or sent twice in the batch,
+    comes back with `created=False`. If another writer stores the same client_id while the
+    batch runs, the batch's appends are rolled back and every message takes the ordinary
+    path, which resolves the race.
+    """
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    with transaction.atomic():
+        quick = _quick_indices(batch)
+        if quick:
+            try:
+                with transaction.atomic():
+                    appended = _append_to_open_tickets(batch, quick)
+            except IntegrityError:
+                appended = {}
+            for index, result in appended.items():
+                outcomes[index] = result
+        for index, data in enumerate(batch):
+            if outcomes[index] is None:
+                try:
+                    outcomes[index] = message_ingest(data=data)
+                except ServiceError as error:
+                    outcomes[index] = error
+    return outcomes
+
+
+def _quick_indices(batch: list[InboundMessage]) -> list[int]:
+    """The messages shaped for the common case, minus any that must wait for an earlier
+    message of the same ticket taking the ordinary path."""
+    quick, ordinary_tickets = [], set()
+    for index, data in enumerate(batch):
+        shaped = (data.contact is not None and data.ticket_id is not None
+                  and data.client_id is not None and data.external_id is None
+                  and data.thread is None and not data.attachments and data.raw is None)
+        if shaped and data.ticket_id not in ordinary_tickets:
+            quick.append(index)
+        elif data.ticket_id is not None:
+            ordinary_tickets.add(data.ticket_id)
+    return quick
+
+
+def _append_to_open_tickets(batch: list[InboundMessage],
+                            indices: list[int]) -> dict[int, IngestResult]:
+    """Append the messages at `indices` whose ticket is open; the others are left out
+    (for the ordinary path). Returns {index: result}."""
+    keys = {index: (batch[index].inbox.pk, batch[index].client_id) for index in indices}
+    stored = {
+        (message.inbox_id, message.client_id): message
+        for message in Message.objects.filter(
+            inbox_id__in={inbox_id for inbox_id, _ in keys.values()},
+            client_id__in={client_id for _, client_id in keys.values()},
+        ).select_related("ticket")
+    }
+    tickets = Ticket.objects.in_bulk({batch[index].ticket_id for index in indices})
+    results: dict[int, IngestResult] = {}
+    by_ticket: dict[int, list[int]] = defaultdict(list)
+    first_copy: dict[tuple, int] = {}  # a client_id sent twice in this batch
+    repeats: list[tuple[int, int]] = []
+    for index in indices:
+        data, key = batch[index], keys[index]
+        if key in stored:
+            results[index] = IngestResult(message=stored[key], created=False)
+            continue
+        if key in first_copy:
+            repeats.append((index, first_copy[key]))
+            continue
+        ticket = tickets.get(data.ticket_id)
+        if (ticket is None or ticket.contact_id != data.contact.pk
+                or ticket.status != Ticket.Status.OPEN):
+            continue  # not found, or its status changes: the ordinary path decides
+        first_copy[key] = index
+        by_ticket[ticket.pk].append(index)
+
+    placed: dict[int, Message] = {}
+    times = {index: batch[index].at or timezone.now() for index in indices}
+    for ticket_id in sorted(by_ticket):
+        ticket, members = tickets[ticket_id], by_ticket[ticket_id]
+        reserved = seq_reserve(ticket_id, max(times[index] for index in members),
+                               count=len(members),
+                               status=Ticket.Status.OPEN)
+        if reserved is None:  # resolved or snoozed since it was read
+            for index in members:
+                first_copy.pop(keys[index])
+            continue
+        ticket.last_seq, ticket.last_activity_at = reserved
+        for seq, index in enumerate(members, start=ticket.last_seq - len(members) + 1):
+            placed[index] = _inbound_message(batch[index], ticket, seq, times[index])
+            results[index] = IngestResult(message=placed[index], created=True)
+    # Written, and announced, in the batch's order.
+    messages, announced = [placed[index] for index in sorted(placed)], []
+    Message.objects.bulk_create(messages)
+    TicketEvent.objects.bulk_create(message_event(message) for message in messages)
+    for message in messages:
+        attachments_known(message, [])
+        message_publish(message)
+        announced.append((domain_events.MESSAGE_CREATED,
+                          {"ticket_id": message.ticket_id, "message_id": message.pk}))
+    domain_events.emit_all(announced)
+    for index, first in repeats:
+        if first in results:
+            results[index] = IngestResult(message=results[first].message, created=False)
+    return results
+
+
+def _inbound_message(data: InboundMessage, ticket: Ticket, seq: int, at) -> Message:
+    return Message(
+        ticket=ticket, inbox=data.inbox, seq=seq, direction=Message.Direction.INBOUND,
+        channel=data.channel, author_type=Message.AuthorType.CONTACT,
+        author_contact=data.contact, body_text=data.body_text,
+        body_html=html_sanitize(data.body_html), client_id=data.client_id,
+        is_auto_reply=data.is_auto_reply, metadata=data.metadata, created_at=at,
+    )
