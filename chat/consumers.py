@@ -23,6 +23,7 @@ from inbox.selectors import inbox_ids_for_agent, message_list, ticket_get_for_ag
 
 from . import protocol, services
 from .presenters import visitor_message, visitor_payload
+from .writer import writer
 
 
 class Consumer(AsyncJsonWebsocketConsumer):
@@ -180,12 +181,6 @@ def _visible(session, ticket_id) -> bool:
 
 
 @database_sync_to_async
-def _send(session, frame):
-    message, _ = services.visitor_message_send(session=session, **frame)
-    return visitor_message(message)
-
-
-@database_sync_to_async
 def _sync(session, ticket_id, after_seq):
     ticket = services.visitor_ticket_get(session=session, ticket_id=ticket_id)
     messages = [visitor_message(m) for m in
@@ -282,7 +277,7 @@ class WidgetConsumer(Consumer):
         parsed = protocol.message_send_parse(frame)
         client_id = str(parsed["client_id"])
         try:
-            message = await _send(self.session, parsed)
+            message = await writer().send(services.VisitorSend(session=self.session, **parsed))
         except ServiceError as error:
             raise protocol.FrameError(error.code, error.message, client_id) from None
         await self.send_json({"type": "message.ack", "client_id": client_id, "message": message})

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -11,6 +11,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from inbox import domain_events, realtime
 from inbox.errors import Conflict, InvalidInput, NotFound, ServiceError
 from inbox.models import (
     MESSAGING_CHANNELS,
@@ -23,6 +24,7 @@ from inbox.models import (
 )
 from inbox.realtime import contact_group, publish, ticket_group
 from inbox.services import AttachmentData, Identity, InboundMessage, contact_merge, message_ingest
+from inbox.services.batch import messages_ingest
 from inbox.services.contacts import contact_resolve
 
 from .models import SESSION_LIFETIME, ReadMarker, WidgetSession, WidgetUpload, token_digest
@@ -183,36 +185,127 @@ def visitor_message_send(*, session: WidgetSession, client_id: uuid.UUID, body: 
                          ticket_id: int | None = None,
                          attachment_ids: list[int] = ()) -> tuple[Message, bool]:
     """Store a visitor's message; idempotent on client_id. Returns (message, created)."""
-    if len(body) > MAX_BODY_CHARS:
-        raise InvalidInput(f"Messages are at most {MAX_BODY_CHARS} characters.",
-                           code="too_long")
+    _length_check(body)
     if ticket_id is not None:
         visitor_ticket_get(session=session, ticket_id=ticket_id)
     uploads = list(WidgetUpload.objects.filter(session__contact=session.contact,
                                                pk__in=attachment_ids))
     if len(uploads) != len(set(attachment_ids)):
         raise NotFound("An attachment was not found.", code="attachment_not_found")
-    if not body.strip() and not uploads:
-        raise InvalidInput("A message needs text or an attachment.", code="empty")
+    _nonempty_check(body, has_files=bool(uploads))
     attachments = []
     for upload in uploads:
         with upload.file.open("rb") as handle:
             attachments.append(AttachmentData(name=upload.name, content=handle.read(),
                                               content_type=upload.content_type))
-    result = message_ingest(data=InboundMessage(
-        inbox=session.inbox, channel=Channel.WIDGET,
-        sender=[Identity(ContactIdentity.Kind.VISITOR, session.visitor_id)],
-        sender_name=session.contact.name, body_text=body, client_id=client_id,
-        ticket_id=ticket_id, attachments=attachments,
-    ))
-    message = result.message
-    if message.ticket.contact_id != session.contact.pk:
-        raise Conflict("This client_id belongs to another message.", code="client_id_conflict")
+    result = message_ingest(data=_inbound(session, client_id, body, ticket_id, attachments))
+    message = _owned(session, result.message)
     if result.created:
         for upload in uploads:
             upload.file.delete(save=False)
             upload.delete()
     return message, result.created
+
+
+@dataclass(frozen=True)
+class VisitorSend:
+    """One `message.send` of a batch (`visitor_messages_send`)."""
+
+    session: WidgetSession
+    client_id: uuid.UUID
+    body: str
+    ticket_id: int | None = None
+    attachment_ids: list[int] = field(default_factory=list)
+
+
+def visitor_messages_send(*, sends: list[VisitorSend]) -> list[Message | ServiceError]:
+    """Store several visitors' messages in one transaction (the widget sockets of a process
+    write what arrived together as one batch): per send, in order, the stored message or
+    the error that refused it, exactly as `visitor_message_send` would have.
+
+    Text messages in a conversation the visitor can see are appended together
+    (`messages_ingest`); a send with files or without a ticket takes
+    `visitor_message_send`, after them, and so do the visitor's later sends in the batch,
+    so their own messages keep their order."""
+    outcomes: list[Message | ServiceError | None] = [None] * len(sends)
+    plain, ordinary_visitors = [], set()
+    for index, send in enumerate(sends):
+        if send.attachment_ids or send.ticket_id is None or \
+                send.session.contact.pk in ordinary_visitors:
+            ordinary_visitors.add(send.session.contact.pk)
+            continue
+        try:
+            _length_check(send.body)
+        except ServiceError as error:
+            outcomes[index] = error
+            continue
+        plain.append(index)
+    # Committed together: the live events go out in one hop, and the handlers of the
+    # domain events share their look-ups.
+    with realtime.coalesced(), domain_events.shared_round(), transaction.atomic():
+        if plain:
+            visible = set(Ticket.objects.filter(
+                pk__in={sends[index].ticket_id for index in plain},
+                channel__in=MESSAGING_CHANNELS,
+            ).values_list("pk", "contact_id"))
+            batch = []
+            for index in plain:
+                send = sends[index]
+                try:
+                    if (send.ticket_id, send.session.contact.pk) not in visible:
+                        raise NotFound("No such conversation.")
+                    _nonempty_check(send.body, has_files=False)
+                except ServiceError as error:
+                    outcomes[index] = error
+                    continue
+                batch.append(index)
+            stored = messages_ingest(batch=[
+                _inbound(sends[index].session, sends[index].client_id, sends[index].body,
+                         sends[index].ticket_id, []) for index in batch])
+            for index, outcome in zip(batch, stored):
+                try:
+                    if isinstance(outcome, ServiceError):
+                        raise outcome
+                    outcomes[index] = _owned(sends[index].session, outcome.message)
+                except ServiceError as error:
+                    outcomes[index] = error
+        for index, send in enumerate(sends):
+            if outcomes[index] is None:
+                try:
+                    outcomes[index] = visitor_message_send(
+                        session=send.session, client_id=send.client_id, body=send.body,
+                        ticket_id=send.ticket_id, attachment_ids=send.attachment_ids)[0]
+                except ServiceError as error:
+                    outcomes[index] = error
+    return outcomes
+
+
+def _length_check(body: str) -> None:
+    if len(body) > MAX_BODY_CHARS:
+        raise InvalidInput(f"Messages are at most {MAX_BODY_CHARS} characters.",
+                           code="too_long")
+
+
+def _nonempty_check(body: str, *, has_files: bool) -> None:
+    if not body.strip() and not has_files:
+        raise InvalidInput("A message needs text or an attachment.", code="empty")
+
+
+def _inbound(session: WidgetSession, client_id: uuid.UUID, body: str, ticket_id: int | None,
+             attachments: list[AttachmentData]) -> InboundMessage:
+    return InboundMessage(
+        inbox=session.inbox, channel=Channel.WIDGET,
+        sender=[Identity(ContactIdentity.Kind.VISITOR, session.visitor_id)],
+        sender_name=session.contact.name, body_text=body, client_id=client_id,
+        ticket_id=ticket_id, attachments=attachments, contact=session.contact,
+    )
+
+
+def _owned(session: WidgetSession, message: Message) -> Message:
+    """A client_id is the visitor's own: another contact's message under it is a conflict."""
+    if message.ticket.contact_id != session.contact.pk:
+        raise Conflict("This client_id belongs to another message.", code="client_id_conflict")
+    return message
 
 
 def visitor_upload(*, session: WidgetSession, name: str, content_type: str,
