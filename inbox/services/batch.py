@@ -10,6 +10,7 @@ ordinary path (`message_ingest`), in the same transaction.
 from collections import defaultdict
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, IntegerField, Value, When
 from django.utils import timezone
 
 from .. import domain_events
@@ -17,7 +18,7 @@ from ..errors import ServiceError
 from ..models import Message, Ticket, TicketEvent
 from ..sanitize import html_sanitize
 from .ingest import InboundMessage, IngestResult, message_ingest
-from .messages import attachments_known, message_event, message_publish, seq_reserve
+from .messages import attachments_known, message_event, message_publish
 
 Outcome = IngestResult | ServiceError
 
@@ -48,7 +49,7 @@ def messages_ingest(*, batch: list[InboundMessage]) -> list[Outcome]:
             try:
                 with transaction.atomic():
                     appended = _append_to_open_tickets(batch, quick)
-            except IntegrityError:
+            except (IntegrityError, _TicketsChanged):
                 appended = {}
             for index, result in appended.items():
                 outcomes[index] = result
@@ -88,7 +89,10 @@ def _append_to_open_tickets(batch: list[InboundMessage],
             client_id__in={client_id for _, client_id in keys.values()},
         ).select_related("ticket")
     }
-    tickets = Ticket.objects.in_bulk({batch[index].ticket_id for index in indices})
+    # Locked in id order (every batch takes them in the same order: no deadlock between
+    # two processes' batches), so their status and last seq cannot change until commit.
+    tickets = {ticket.pk: ticket for ticket in Ticket.objects.select_for_update().filter(
+        pk__in={batch[index].ticket_id for index in indices}).order_by("pk")}
     results: dict[int, IngestResult] = {}
     by_ticket: dict[int, list[int]] = defaultdict(list)
     first_copy: dict[tuple, int] = {}  # a client_id sent twice in this batch
@@ -108,18 +112,12 @@ def _append_to_open_tickets(batch: list[InboundMessage],
         first_copy[key] = index
         by_ticket[ticket.pk].append(index)
 
-    placed: dict[int, Message] = {}
     times = {index: batch[index].at or timezone.now() for index in indices}
-    for ticket_id in sorted(by_ticket):
-        ticket, members = tickets[ticket_id], by_ticket[ticket_id]
-        reserved = seq_reserve(ticket_id, max(times[index] for index in members),
-                               count=len(members),
-                               status=Ticket.Status.OPEN)
-        if reserved is None:  # resolved or snoozed since it was read
-            for index in members:
-                first_copy.pop(keys[index])
-            continue
-        ticket.last_seq, ticket.last_activity_at = reserved
+    _seqs_take({tickets[ticket_id]: [times[index] for index in members]
+                for ticket_id, members in by_ticket.items()})
+    placed: dict[int, Message] = {}
+    for ticket_id, members in by_ticket.items():
+        ticket = tickets[ticket_id]
         for seq, index in enumerate(members, start=ticket.last_seq - len(members) + 1):
             placed[index] = _inbound_message(batch[index], ticket, seq, times[index])
             results[index] = IngestResult(message=placed[index], created=True)
@@ -137,6 +135,32 @@ def _append_to_open_tickets(batch: list[InboundMessage],
         if first in results:
             results[index] = IngestResult(message=results[first].message, created=False)
     return results
+
+
+class _TicketsChanged(Exception):
+    """A ticket left the open status between the batch's read and its write (SQLite,
+    which has no row locks): the batch's appends are undone."""
+
+
+def _seqs_take(arrivals: dict[Ticket, list]) -> None:
+    """Give each ticket as many seqs as it has messages arriving (their times listed), in
+    one UPDATE, and move its last activity to the latest of them; the Ticket objects are
+    updated to match."""
+    if not arrivals:
+        return
+    for ticket, times in arrivals.items():
+        ticket.last_seq += len(times)
+        ticket.last_activity_at = max(ticket.last_activity_at, *times)
+    updated = Ticket.objects.filter(
+        pk__in=[ticket.pk for ticket in arrivals], status=Ticket.Status.OPEN,
+    ).update(
+        last_seq=Case(*(When(pk=t.pk, then=Value(t.last_seq)) for t in arrivals),
+                      output_field=IntegerField()),
+        last_activity_at=Case(*(When(pk=t.pk, then=Value(t.last_activity_at))
+                                for t in arrivals), output_field=DateTimeField()),
+    )
+    if updated != len(arrivals):
+        raise _TicketsChanged
 
 
 def _inbound_message(data: InboundMessage, ticket: Ticket, seq: int, at) -> Message:

@@ -83,7 +83,7 @@ def message_append(
     """
     at = at or timezone.now()
     if opening_event is None:
-        ticket.last_seq, ticket.last_activity_at = seq_reserve(ticket.pk, at)
+        ticket.last_seq, ticket.last_activity_at = _seq_next(ticket, at)
     message = Message(
         ticket=ticket, inbox=inbox, seq=ticket.last_seq, direction=direction, channel=channel,
         author_type=author_type, author_agent=author_agent, author_contact_id=author_contact_id,
@@ -133,30 +133,19 @@ def attachments_known(message: Message, attachments: list[Attachment]) -> None:
     message._prefetched_objects_cache = {"attachments": rows}
 
 
-def seq_reserve(ticket_id: int, at: datetime, count: int = 1,
-                status: str | None = None) -> tuple[int, datetime] | None:
-    """Take the ticket's next `count` seqs and move its last activity forward to `at`, in
-    one statement (UPDATE ... RETURNING; PostgreSQL, and SQLite since 3.35); returns the
-    last seq taken and the new last activity. The UPDATE holds the ticket's row lock until
-    the transaction ends. With `status`, only a ticket in that status is touched: None if
-    it is in another (or gone)."""
+def _seq_next(ticket: Ticket, at: datetime) -> tuple[int, datetime]:
+    """Take the ticket's next seq and move its last activity forward, in one statement
+    (UPDATE ... RETURNING; PostgreSQL, and SQLite since 3.35)."""
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     table = connection.ops.quote_name(Ticket._meta.db_table)
-    condition, params = "", [count, connection.ops.adapt_datetimefield_value(at), ticket_id]
-    if status is not None:
-        condition = " AND status = %s"
-        params.append(status)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + %s, "
+            f"UPDATE {table} SET last_seq = last_seq + 1, "
             f"last_activity_at = {greatest}(last_activity_at, %s) "
-            f"WHERE id = %s{condition} RETURNING last_seq, last_activity_at",
-            params,
+            "WHERE id = %s RETURNING last_seq, last_activity_at",
+            [connection.ops.adapt_datetimefield_value(at), ticket.pk],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    seq, last_activity_at = row
+        seq, last_activity_at = cursor.fetchone()
     field = Ticket._meta.get_field("last_activity_at")
     for converter in connection.ops.get_db_converters(field.get_col(Ticket._meta.db_table)):
         last_activity_at = converter(last_activity_at, field, connection)

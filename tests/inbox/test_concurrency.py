@@ -1,6 +1,7 @@
 """Concurrent writers on PostgreSQL: real threads, real connections, real row locks."""
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -115,3 +116,39 @@ def test_concurrent_replies_to_a_resolved_email_ticket_reopen_it_once(postgres_o
     assert TicketEvent.objects.filter(ticket=first.ticket,
                                       type=TicketEvent.Type.REOPENED).count() == 1
     assert Ticket.objects.get(pk=first.ticket_id).status == Ticket.Status.OPEN
+
+
+def test_batches_from_several_processes_on_the_same_tickets_neither_deadlock_nor_collide(
+        postgres_only):
+    """Batches lock their tickets in id order, whatever order their messages arrived in,
+    and agents' replies interleave with them on the same tickets."""
+    from inbox.services.batch import messages_ingest
+
+    inbox = InboxFactory(kind=Inbox.Kind.WIDGET)
+    agent = AgentFactory(role="admin")
+    tickets = []
+    for n in range(5):
+        first = message_ingest(data=InboundMessage(
+            inbox=inbox, channel=Channel.WIDGET, sender=[Identity("visitor", f"v{n}")],
+            body_text="hello")).message
+        tickets.append(first.ticket)
+
+    def write(i):
+        if i % 4 == 3:
+            ticket = tickets[i % 5]
+            return [(ticket.pk, message_reply(ticket=ticket, agent=agent, body=f"r{i}").seq)]
+        order = tickets if i % 2 else list(reversed(tickets))
+        outcomes = messages_ingest(batch=[InboundMessage(
+            inbox=inbox, channel=Channel.WIDGET, sender=[Identity("visitor", "unused")],
+            contact=ticket.contact, ticket_id=ticket.pk, client_id=uuid.uuid4(),
+            body_text=f"{i} to {ticket.pk}") for ticket in order for _ in range(2)])
+        return [(r.message.ticket_id, r.message.seq) for r in outcomes]
+
+    written = [pair for pairs in run_concurrently(write, per_writer=3) for pair in pairs]
+    assert len(written) == len(set(written))
+    for ticket in tickets:
+        ticket.refresh_from_db()
+        seqs = sorted(seq for ticket_id, seq in written if ticket_id == ticket.pk)
+        assert seqs == list(range(2, ticket.last_seq + 1))
+        assert list(ticket.messages.order_by("seq").values_list("seq", flat=True)) == list(
+            range(1, ticket.last_seq + 1))
