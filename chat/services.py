@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -202,7 +203,9 @@ def visitor_message_send(*, session: WidgetSession, client_id: uuid.UUID, body: 
     message = _owned(session, result.message)
     if result.created:
         for upload in uploads:
-            upload.file.delete(save=False)
+            # The file goes once the row's deletion is committed: a rolled-back batch
+            # (retried message by message) still finds it.
+            transaction.on_commit(partial(upload.file.storage.delete, upload.file.name))
             upload.delete()
     return message, result.created
 

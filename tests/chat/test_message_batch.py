@@ -11,6 +11,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from chat import services, writer
+from chat.models import WidgetUpload
 from chat.services import VisitorSend
 from inbox import realtime
 from inbox.errors import Conflict, InvalidInput, NotFound
@@ -99,6 +100,10 @@ def test_a_later_send_waits_behind_an_earlier_one_with_files():
     ])
     assert [(m.seq, m.body_text) for m in outcomes] == [(2, "see attached"), (3, "and this")]
     assert [a.name for a in outcomes[0].attachments.all()] == ["receipt.pdf"]
+    # The upload was moved into the message: its row and (after commit) its file are gone.
+    assert not WidgetUpload.objects.filter(pk=upload.pk).exists()
+    assert not upload.file.storage.exists(upload.file.name)
+    assert outcomes[0].attachments.get().file.read() == b"%PDF-1.4"
 
 
 @pytest.mark.django_db(transaction=True)
