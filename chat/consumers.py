@@ -280,6 +280,9 @@ class WidgetConsumer(Consumer):
             message = await writer().send(services.VisitorSend(session=self.session, **parsed))
         except ServiceError as error:
             raise protocol.FrameError(error.code, error.message, client_id) from None
+        # The visitor's own message proves the conversation is theirs: its live echo, and
+        # everything after, needs no look-up (a first message has just opened it).
+        self.visible[message["ticket_id"]] = True
         await self.send_json({"type": "message.ack", "client_id": client_id, "message": message})
 
     async def on_sync(self, frame):

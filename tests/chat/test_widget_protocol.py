@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import uuid
+from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
@@ -73,6 +74,22 @@ async def test_hello_welcome_send_ack_and_live_echo():
                             "attachments", "created_at"}
     stored = await database_sync_to_async(Message.objects.get)(pk=message["id"])
     assert str(stored.client_id) == client_id
+    await ws.disconnect()
+
+
+async def test_the_echo_of_a_first_message_needs_no_visibility_lookup():
+    """The conversation a visitor's message opened is theirs: its live echo is forwarded
+    without asking the database whether they may see it."""
+    inbox = await widget_inbox()
+    _, token = await start_session(inbox)
+    ws = await open_socket(token)
+    await next_of(ws, "welcome")
+    with mock.patch("chat.consumers._visible", side_effect=AssertionError("looked up")):
+        client_id = await send(ws, "first words")
+        ack = await next_of(ws, "message.ack")
+        echo = await next_of(ws, "message.new")
+    assert ack["client_id"] == client_id
+    assert echo["message"]["id"] == ack["message"]["id"]
     await ws.disconnect()
 
 
