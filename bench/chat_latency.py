@@ -102,7 +102,8 @@ def main() -> None:
     try:
         django_setup(database_url)
         results = {"sizes": sizes, "rate": args.rate, "settings": args.settings,
-                   "conn_max_age": args.conn_max_age, "db_pool_max": args.db_pool_max, "layers": {}, "machine": machine()}
+                   "conn_max_age": args.conn_max_age, "db_pool_max": args.db_pool_max,
+                   "layers": {}, "machine": machine()}
         for layer in layers:
             try:
                 results["layers"][layer] = measure_layer(layer, sizes, redis.url,
@@ -382,17 +383,23 @@ class Conversations:
         random time between them so that all together send `rate` messages per second."""
         rounds = max(3, -(-samples // self.size))
         pause = self.size / rate  # mean pause per conversation between two messages
-        result = {"c2a": [], "a2c": []}
+        # Each sample's latency, and when it was sent (seconds into the run).
+        result = {"c2a": [], "a2c": [], "c2a_at": [], "a2c_at": []}
+        began = time.perf_counter()
 
         async def conversation(i):
             rng = random.Random(seed * 100_003 + i)
             for n in range(rounds):
                 await asyncio.sleep(rng.uniform(0, 2 * pause))
+                sent = time.perf_counter() - began
                 result["c2a"].append(await self.customer_to_agent(i, f"c2a {i} {n} {seed}"))
+                result["c2a_at"].append(sent)
                 await asyncio.sleep(rng.uniform(0, 2 * pause))
+                sent = time.perf_counter() - began
                 latency = await self.agent_to_customer(i, f"a2c {i} {n} {seed}")
                 if latency is not None:
                     result["a2c"].append(latency)
+                    result["a2c_at"].append(sent)
 
         await asyncio.gather(*(conversation(i) for i in range(self.size)))
         return result | {"errors": self.errors}
@@ -428,7 +435,8 @@ def measure_layer(layer: str, sizes: list[int], redis_url: str, database_url: st
         world = fixtures(max(sizes))
         result = {"latency": {}, "throughput": {}}
         for size in sizes if args.samples else ():
-            samples = {name: {"c2a": [], "a2c": [], "errors": []} for name in servers}
+            samples = {name: {"c2a": [], "a2c": [], "c2a_at": [], "a2c_at": [], "errors": []}
+                       for name in servers}
             with PeakConnections(database_url) as connections:
                 for turn in range(args.turns):
                     for name, daphne in servers.items():
@@ -438,7 +446,8 @@ def measure_layer(layer: str, sizes: list[int], redis_url: str, database_url: st
                         for key, values in measured.items():
                             samples[name][key] += values
             result["latency"][size] = {
-                name: {"c2a": summary(found["c2a"]), "a2c": summary(found["a2c"]),
+                name: {"c2a": summary(found["c2a"]) | halves(found["c2a"], found["c2a_at"]),
+                       "a2c": summary(found["a2c"]) | halves(found["a2c"], found["a2c_at"]),
                        "errors": found["errors"]}
                 for name, found in samples.items()}
             result["latency"][size]["db_connections_peak"] = connections.peak
@@ -574,6 +583,15 @@ def summary(seconds: list[float]) -> dict:
             "max_ms": max(ms)}
 
 
+def halves(seconds: list[float], sent_at: list[float]) -> dict:
+    """p99 of the samples sent in the first and in the second half of the run (by sending
+    time): a backlog left by opening the conversations shows in the first."""
+    ordered = [latency for _, latency in sorted(zip(sent_at, seconds))]
+    middle = len(ordered) // 2
+    return {"p99_ms_first_half": percentile([s * 1000 for s in ordered[:middle]], 99),
+            "p99_ms_second_half": percentile([s * 1000 for s in ordered[middle:]], 99)}
+
+
 def machine() -> dict:
     with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres") as db:
         postgres = db.execute("SHOW server_version").fetchone()[0]
@@ -590,7 +608,8 @@ def report(results: dict) -> str:
              f"load average {results['machine']['load_average_at_start'][0]:.1f} at the start, "
              f"{results['machine']['load_average_at_end'][0]:.1f} at the end.", ""]
     header = ["layer", "conversations", "direction", "relay p50 / p99 ms",
-              "product p50 / p99 ms", "p99 product ÷ relay", "samples", "errors",
+              "product p50 / p99 ms", "p99 product ÷ relay",
+              "product p99 ms, 1st / 2nd half", "samples", "errors",
               "DB connections (peak)"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for layer, measured in results["layers"].items():
@@ -604,7 +623,9 @@ def report(results: dict) -> str:
                     layer, str(size), label,
                     f"{relay['p50_ms']:.1f} / {relay['p99_ms']:.1f}",
                     f"{app['p50_ms']:.1f} / {app['p99_ms']:.1f}",
-                    f"{app['p99_ms'] / relay['p99_ms']:.1f}x", str(app["n"]),
+                    f"{app['p99_ms'] / relay['p99_ms']:.1f}x",
+                    f"{app['p99_ms_first_half']:.1f} / {app['p99_ms_second_half']:.1f}",
+                    str(app["n"]),
                     str(len(by_server[APP]["errors"])) if direction == "a2c" else "",
                     str(by_server["db_connections_peak"]) if direction == "c2a" else ""]) + " |")
     lines += ["", "| layer | server | acked messages/s (saturated) | persisted | "
