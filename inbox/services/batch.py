@@ -3,8 +3,8 @@
 A chat server receives many short messages at once, most of them continuing a conversation
 that is already open. Written one transaction each, every message pays a commit, a dozen
 statements and the ORM's work per statement. Written together, the common case costs a
-few statements per batch and one UPDATE per conversation; every other message takes the
-ordinary path (`message_ingest`), in the same transaction.
+few statements per batch, however many messages and conversations it holds; every other
+message takes the ordinary path (`message_ingest`), in the same transaction.
 """
 
 from collections import defaultdict
@@ -30,17 +30,18 @@ def messages_ingest(*, batch: list[InboundMessage]) -> list[Outcome]:
 
     Messages that continue an open ticket (the sender's contact known, the ticket named,
     a client_id, no files) are appended together: one query finds copies already stored,
-    one reads the tickets, one UPDATE per ticket takes its seqs (tickets in id order, so
-    concurrent batches lock them in the same order), one INSERT writes the messages and one
-    their events. Every other message goes through `message_ingest` afterwards, each in its
+    one reads and locks the tickets (in id order, so concurrent batches lock them in the
+    same order), one UPDATE gives every ticket its seqs, one INSERT writes the messages and
+    one their events. Every other message goes through `message_ingest` afterwards, each in its
     own savepoint: first messages, resolved or pending tickets, attachments. Per ticket the
     seqs follow the order of the batch: after a message of a ticket that must take the
     ordinary path, the ticket's later messages take it too.
 
     Idempotent like `message_ingest`: a message already stored, or sent twice in the batch,
     comes back with `created=False`. If another writer stores the same client_id while the
-    batch runs, the batch's appends are rolled back and every message takes the ordinary
-    path, which resolves the race.
+    batch runs (or, on SQLite, which has no row locks, a ticket leaves the open status), the
+    batch's appends are rolled back and every message takes the ordinary path, which
+    resolves the race.
     """
     outcomes: list[Outcome | None] = [None] * len(batch)
     with transaction.atomic():
