@@ -363,7 +363,7 @@ def _message_write(*, ticket: Ticket, inbox: Inbox, contact: Contact, message: M
         ticket=ticket, inbox=inbox, direction=message.direction,
         channel="" if message.direction == Message.Direction.NOTE else ticket.channel,
         author_type=author_type, author_agent=agent,
-        author_contact_id=contact.pk if author_type == Message.AuthorType.CONTACT else None,
+        author_contact=contact if author_type == Message.AuthorType.CONTACT else None,
         body_text=message.body, delivery_status=Message.DeliveryStatus.SENT if outbound else "",
         at=message.at,
     )

@@ -144,7 +144,7 @@ def _ingest(data: InboundMessage, referenced: dict[str, Message]) -> IngestResul
     message = message_append(
         ticket=ticket, inbox=data.inbox, direction=Message.Direction.INBOUND,
         channel=data.channel, author_type=Message.AuthorType.CONTACT,
-        author_contact_id=contact.pk, body_text=data.body_text, body_html=data.body_html,
+        author_contact=contact, body_text=data.body_text, body_html=data.body_html,
         external_id=data.external_id, client_id=data.client_id,
         is_auto_reply=data.is_auto_reply, metadata=data.metadata,
         attachments=data.attachments, raw=data.raw, at=at, opening_event=opening,

@@ -13,6 +13,7 @@ from ..models import (
     Agent,
     Attachment,
     Channel,
+    Contact,
     ContactIdentity,
     Inbox,
     Message,
@@ -61,7 +62,7 @@ def message_append(
     body_text: str,
     body_html: str = "",
     author_agent: Agent | None = None,
-    author_contact_id: int | None = None,
+    author_contact: Contact | None = None,
     external_id: str | None = None,
     client_id: uuid.UUID | None = None,
     delivery_status: str = "",
@@ -86,7 +87,7 @@ def message_append(
         ticket.last_seq, ticket.last_activity_at = _seq_next(ticket, at)
     message = Message(
         ticket=ticket, inbox=inbox, seq=ticket.last_seq, direction=direction, channel=channel,
-        author_type=author_type, author_agent=author_agent, author_contact_id=author_contact_id,
+        author_type=author_type, author_agent=author_agent, author_contact=author_contact,
         body_text=body_text, body_html=html_sanitize(body_html), external_id=external_id,
         client_id=client_id, delivery_status=delivery_status, is_auto_reply=is_auto_reply,
         metadata=metadata or {}, created_at=at,

@@ -136,3 +136,17 @@ def test_an_agent_socket_gets_the_message_with_its_attachments(settings, tmp_pat
     assert created["type"] == "ticket.created"
     assert new["type"] == "message.new" and new["data"]["body"] == "see attached"
     assert [a["name"] for a in new["data"]["attachments"]] == ["a.txt"]
+
+
+def test_a_stored_message_knows_its_files_without_reading_them_back(widget,
+                                                                   django_assert_num_queries):
+    """`message_append` hands the rows it wrote to the payload; a file added afterwards to
+    the same object (provider media fetched later) is not hidden by that."""
+    from inbox.presenters import message_payload
+    from inbox.services import message_attachment_add
+
+    message = inbound(widget, "see", attachments=[AttachmentData("a.txt", b"one")]).message
+    with django_assert_num_queries(0):
+        assert [a["name"] for a in message_payload(message)["attachments"]] == ["a.txt"]
+    message_attachment_add(message=message, data=AttachmentData("b.txt", b"two"))
+    assert [a["name"] for a in message_payload(message)["attachments"]] == ["a.txt", "b.txt"]
