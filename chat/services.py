@@ -152,7 +152,12 @@ def widget_session_get(*, token: str | None) -> WidgetSession | None:
 
 
 def visitor_tickets(*, session: WidgetSession):
-    return Ticket.objects.filter(contact=session.contact, channel__in=MESSAGING_CHANNELS)
+    return _widget_visible_tickets().filter(contact=session.contact)
+
+
+def _widget_visible_tickets():
+    """The conversations the widget shows a contact: their messaging tickets, never email."""
+    return Ticket.objects.filter(channel__in=MESSAGING_CHANNELS)
 
 
 def visitor_ticket_get(*, session: WidgetSession, ticket_id) -> Ticket:
@@ -247,31 +252,7 @@ def visitor_messages_send(*, sends: list[VisitorSend]) -> list[Message | Service
     # domain events share their look-ups.
     with realtime.coalesced(), domain_events.shared_round(), transaction.atomic():
         if plain:
-            visible = set(Ticket.objects.filter(
-                pk__in={sends[index].ticket_id for index in plain},
-                channel__in=MESSAGING_CHANNELS,
-            ).values_list("pk", "contact_id"))
-            batch = []
-            for index in plain:
-                send = sends[index]
-                try:
-                    if (send.ticket_id, send.session.contact.pk) not in visible:
-                        raise NotFound("No such conversation.")
-                    _nonempty_check(send.body, has_files=False)
-                except ServiceError as error:
-                    outcomes[index] = error
-                    continue
-                batch.append(index)
-            stored = messages_ingest(batch=[
-                _inbound(sends[index].session, sends[index].client_id, sends[index].body,
-                         sends[index].ticket_id, []) for index in batch])
-            for index, outcome in zip(batch, stored):
-                try:
-                    if isinstance(outcome, ServiceError):
-                        raise outcome
-                    outcomes[index] = _owned(sends[index].session, outcome.message)
-                except ServiceError as error:
-                    outcomes[index] = error
+            _plain_sends_store(sends, plain, outcomes)
         for index, send in enumerate(sends):
             if outcomes[index] is None:
                 try:
@@ -281,6 +262,36 @@ def visitor_messages_send(*, sends: list[VisitorSend]) -> list[Message | Service
                 except ServiceError as error:
                     outcomes[index] = error
     return outcomes
+
+
+def _plain_sends_store(sends: list[VisitorSend], plain: list[int], outcomes: list) -> None:
+    """Text sends at `plain` indices naming their ticket: checked like
+    `visitor_message_send` does (for all of them with one query) and appended together;
+    each one's message or error goes into `outcomes`."""
+    visible = set(_widget_visible_tickets().filter(
+        pk__in={sends[index].ticket_id for index in plain}).values_list("pk", "contact_id"))
+    batch = []
+    for index in plain:
+        send = sends[index]
+        try:
+            if (send.ticket_id, send.session.contact.pk) not in visible:
+                raise NotFound("No such conversation.")
+            _nonempty_check(send.body, has_files=False)
+        except ServiceError as error:
+            outcomes[index] = error
+        else:
+            batch.append(index)
+    stored = messages_ingest(batch=[
+        _inbound(sends[index].session, sends[index].client_id, sends[index].body,
+                 sends[index].ticket_id, []) for index in batch])
+    for index, outcome in zip(batch, stored):
+        if isinstance(outcome, ServiceError):
+            outcomes[index] = outcome
+            continue
+        try:
+            outcomes[index] = _owned(sends[index].session, outcome.message)
+        except ServiceError as error:
+            outcomes[index] = error
 
 
 def _length_check(body: str) -> None:

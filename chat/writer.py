@@ -27,7 +27,7 @@ MAX_BATCH = 200
 
 
 @database_sync_to_async
-def _write(sends: list[services.VisitorSend]) -> list[dict | ServiceError]:
+def _store(sends: list[services.VisitorSend]) -> list[dict | ServiceError]:
     return [outcome if isinstance(outcome, ServiceError) else visitor_message(outcome)
             for outcome in services.visitor_messages_send(sends=sends)]
 
@@ -59,7 +59,7 @@ class MessageWriter:
     async def _write(self, batch):
         sends = [send for send, _ in batch]
         try:
-            outcomes = await _write(sends)
+            outcomes = await _store(sends)
         except Exception:
             # Something other than a refusal (a lost connection, a deadlock with another
             # process's batch): every message is tried again alone, so only a message
@@ -78,7 +78,7 @@ class MessageWriter:
     @staticmethod
     async def _alone(send):
         try:
-            return (await _write([send]))[0]
+            return (await _store([send]))[0]
         except Exception as error:
             return error
 
