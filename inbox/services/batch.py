@@ -9,8 +9,7 @@ message takes the ordinary path (`message_ingest`), in the same transaction.
 
 from collections import defaultdict
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, DateTimeField, IntegerField, Value, When
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .. import domain_events
@@ -146,20 +145,35 @@ class _TicketsChanged(Exception):
 def _seqs_take(arrivals: dict[Ticket, list]) -> None:
     """Give each ticket as many seqs as it has messages arriving (their times listed), in
     one UPDATE, and move its last activity to the latest of them; the Ticket objects are
-    updated to match."""
+    updated to match.
+
+    Written in SQL: a batch of a few hundred tickets as the ORM's `Case(When(...))` costs
+    more in query building than everything else the batch does."""
     if not arrivals:
         return
     for ticket, times in arrivals.items():
         ticket.last_seq += len(times)
         ticket.last_activity_at = max(ticket.last_activity_at, *times)
-    updated = Ticket.objects.filter(
-        pk__in=[ticket.pk for ticket in arrivals], status=Ticket.Status.OPEN,
-    ).update(
-        last_seq=Case(*(When(pk=t.pk, then=Value(t.last_seq)) for t in arrivals),
-                      output_field=IntegerField()),
-        last_activity_at=Case(*(When(pk=t.pk, then=Value(t.last_activity_at))
-                                for t in arrivals), output_field=DateTimeField()),
-    )
+    table = connection.ops.quote_name(Ticket._meta.db_table)
+    ids = [ticket.pk for ticket in arrivals]
+    seqs = [ticket.last_seq for ticket in arrivals]
+    times = [connection.ops.adapt_datetimefield_value(ticket.last_activity_at)
+             for ticket in arrivals]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS t SET last_seq = v.seq, last_activity_at = v.at "
+                "FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[]) AS v(id, seq, at) "
+                "WHERE t.id = v.id AND t.status = %s",
+                [ids, seqs, times, Ticket.Status.OPEN.value])
+        else:  # SQLite (3.33+: UPDATE ... FROM); its VALUES columns are column1, column2...
+            rows = ", ".join(["(%s, %s, %s)"] * len(ids))
+            cursor.execute(
+                f"UPDATE {table} SET last_seq = v.column2, last_activity_at = v.column3 "
+                f"FROM (VALUES {rows}) AS v WHERE {table}.id = v.column1 AND status = %s",
+                [value for row in zip(ids, seqs, times) for value in row]
+                + [Ticket.Status.OPEN.value])
+        updated = cursor.rowcount
     if updated != len(arrivals):
         raise _TicketsChanged
 
