@@ -39,13 +39,17 @@ class Consumer(AsyncJsonWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def live_events(self, message):
+        """Several live events for one group, sent together (`inbox.realtime`): each is
+        handled as if it had come alone, in order."""
+        for event in message["events"]:
+            await self.live_event(event)
+
 
 @database_sync_to_async
 def _agent_inbox_groups(agent) -> list[str]:
     inbox_ids = inbox_ids_for_agent(agent)
-    ids = Inbox.objects.values_list("id", flat=True) if inbox_ids is None else inbox_ids.values_list(
-        "id", flat=True
-    )
+    ids = (Inbox.objects if inbox_ids is None else inbox_ids).values_list("id", flat=True)
     return [inbox_group(inbox_id) for inbox_id in ids]
 
 

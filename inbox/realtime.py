@@ -4,7 +4,9 @@ The database is the log; the channel layer is only a wake-up signal. A failed pu
 logged and never undoes or blocks the write that caused it.
 """
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -108,6 +110,23 @@ def coalesced() -> Iterator[None]:
             _send_all(pending)
 
 
+Events = list[tuple[list[str], dict]]
+
+
+@contextmanager
+def collected() -> Iterator[Events]:
+    """Live events sent inside the block are kept in the list it yields, in order, and not
+    sent: its caller hands them to `send_soon` from the event loop. For the consumers'
+    database work, whose thread would otherwise wait while the loop publishes them, before
+    it can start on the next write. `coalesced` blocks inside join it."""
+    events: Events = []
+    token = _coalescing.set(events)
+    try:
+        yield events
+    finally:
+        _coalescing.reset(token)
+
+
 def _send(groups: list[str], message: dict) -> None:
     pending = _coalescing.get()
     if pending is not None:
@@ -116,7 +135,7 @@ def _send(groups: list[str], message: dict) -> None:
         _send_all([(groups, message)])
 
 
-def _send_all(events: list[tuple[list[str], dict]]) -> None:
+def _send_all(events: Events) -> None:
     """Each event to each of its groups, in order: a single `async_to_sync` call (each one
     starts an event loop in a helper thread, or waits for the server's), whatever the
     number of events and groups."""
@@ -129,10 +148,62 @@ def _send_all(events: list[tuple[list[str], dict]]) -> None:
         logger.exception("%d live events not delivered", len(events))
 
 
-async def _group_send_all(layer, events: list[tuple[list[str], dict]]) -> None:
+def send_soon(events: Events) -> None:
+    """Send `events` from the running event loop without waiting for them: they leave
+    after any that earlier calls in this loop handed over, in order."""
+    if events:
+        _publisher().put(events)
+
+
+class _Publisher:
+    """The live events one event loop has yet to send, sent by one task in the order they
+    were handed over; whatever piled up while it sent the last lot goes out together."""
+
+    def __init__(self):
+        self.pending: Events = []
+        self.task: asyncio.Task | None = None
+
+    def put(self, events: Events) -> None:
+        self.pending.extend(events)
+        if self.task is None:
+            self.task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                events, self.pending = self.pending, []
+                layer = get_channel_layer()
+                if layer is not None:
+                    await _group_send_all(layer, events)
+        finally:
+            self.task = None
+
+
+_publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Publisher]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _publisher() -> _Publisher:
+    loop = asyncio.get_running_loop()
+    if loop not in _publishers:
+        _publishers[loop] = _Publisher()
+    return _publishers[loop]
+
+
+async def _group_send_all(layer, events: Events) -> None:
+    """One channel-layer message per group: a group with several events gets them together,
+    in order, as `live.events` (consumers hand each to their `live_event`). Order holds
+    per group, which is all a socket can rely on (each process's events reach it through
+    different groups)."""
+    by_group: dict[str, list[dict]] = {}
     for groups, message in events:
         for group in groups:
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # one group's failure must not cost the others their event
-                logger.exception("live event %s to %s not delivered", message["event"], group)
+            by_group.setdefault(group, []).append(message)
+    for group, messages in by_group.items():
+        message = (messages[0] if len(messages) == 1
+                   else {"type": "live.events", "events": messages})
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # one group's failure must not cost the others their events
+            logger.exception("%d live events to %s not delivered", len(messages), group)

@@ -1,4 +1,5 @@
 import asyncio
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
@@ -44,6 +45,41 @@ async def test_agent_receives_live_events_of_own_inboxes_only():
     new = await communicator.receive_json_from(timeout=5)
     assert created["type"] == "ticket.created" and created["data"]["id"] == message.ticket_id
     assert new["type"] == "message.new" and new["data"]["body"] == "for alice"
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_a_batch_of_visitors_messages_reaches_the_agent_one_by_one_in_order():
+    """A batch's events share one channel-layer message per group (`live.events`): the
+    agent's socket unpacks it into one frame per event, in the batch's order."""
+    from chat import services
+
+    alice, mine, _ = await make_world()
+
+    @database_sync_to_async
+    def two_open_conversations():
+        sends = []
+        for n in range(2):
+            session, _ = services.widget_session_start(inbox_key=mine.key)
+            message, _ = services.visitor_message_send(
+                session=session, client_id=uuid.uuid4(), body=f"opening {n}")
+            sends.append((session, message.ticket_id))
+        return sends
+
+    @database_sync_to_async
+    def batch(sends):
+        return services.visitor_messages_send(sends=[
+            services.VisitorSend(session=session, client_id=uuid.uuid4(), body=f"then {n}",
+                                 ticket_id=ticket_id)
+            for n, (session, ticket_id) in enumerate(sends)])
+
+    sends = await two_open_conversations()
+    communicator, connected, _ = await connect(alice)
+    assert connected
+    stored = await batch(sends)
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    assert [(f["type"], f["data"]["id"], f["data"]["body"]) for f in frames] == [
+        ("message.new", stored[0].pk, "then 0"), ("message.new", stored[1].pk, "then 1")]
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
 

@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -225,3 +226,35 @@ async def test_a_failed_batch_is_written_again_one_message_at_a_time():
     assert shared == [3]
     assert [(r["ticket_id"], r["seq"], r["body"]) for r in results] == [
         (ticket.pk, 2, f"hi {n}") for n, (_, ticket, _) in enumerate(sessions)]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_writes_and_acks_go_on_while_the_live_events_wait_for_the_layer(settings):
+    """The database thread hands a batch's live events to the event loop and goes on to the
+    next batch: a slow channel layer delays the events, not the writes or the acks, and the
+    events still leave in order."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    inbox = await database_sync_to_async(InboxFactory)(kind=Inbox.Kind.WIDGET)
+    session, ticket, _ = await database_sync_to_async(_visitor)(inbox)
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(realtime.inbox_group(inbox.pk), listener)
+    gate, group_send = asyncio.Event(), layer.group_send
+
+    async def slow_group_send(group, message):
+        await gate.wait()
+        await group_send(group, message)
+
+    with mock.patch.object(layer, "group_send", slow_group_send):
+        try:
+            first = await asyncio.wait_for(writer.writer().send(_send(session, "one", ticket)), 5)
+            second = await asyncio.wait_for(writer.writer().send(_send(session, "two", ticket)),
+                                            5)
+            assert (first["seq"], second["seq"]) == (2, 3)
+            with pytest.raises(asyncio.TimeoutError):  # held back by the layer
+                await asyncio.wait_for(layer.receive(listener), 0.2)
+        finally:
+            gate.set()
+        received = [await asyncio.wait_for(layer.receive(listener), 5) for _ in range(2)]
+    assert [(m["event"], m["payload"]["body"]) for m in received] == [
+        ("message.new", "one"), ("message.new", "two")]

@@ -19,6 +19,7 @@ from collections import defaultdict
 
 import httpx
 import pytest
+import redis
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -395,7 +396,13 @@ async def _redis_restart_scenario(server: Daphne, redis_server: RedisServer, tok
         down.append(time.monotonic())
 
     await asyncio.gather(customer(), replies(), outage())
-    # The channel layer reconnects on its own; the client notices any seq gap and syncs.
+    # The channel layer reconnects on its own, its subscriber within about a second of
+    # Redis coming back (a publish before that reaches no one: the database is the log).
+    # Once Redis lists the process's subscriptions again, a reply comes live, and the
+    # client notices any seq gap and syncs.
+    with redis.Redis.from_url(redis_server.url) as probe:
+        await wait_until(lambda: probe.pubsub_channels("*__group__contact.*"), 10,
+                         "the process to subscribe again", server)
     await agent.reply(client.ticket_id, "agent after recovery")
     await wait_until(lambda: client.contiguous == 91, 20, "all 91 messages", server)
     await agent.http.aclose()

@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from chat import services
 from chat.consumers import AgentConsumer
 from config.asgi import application
+from inbox import realtime
 from inbox.models import Inbox, Message
 from inbox.services import message_reply, note_add
 from tests.factories import AgentFactory, InboxFactory
@@ -136,6 +137,36 @@ async def test_agent_reply_arrives_live_and_notes_never_do():
     assert [(m["seq"], m["direction"]) for m in result["messages"]] == [
         (1, "inbound"), (3, "outbound")]
     assert result["last_seq"] == 3
+    await ws.disconnect()
+
+
+async def test_live_events_sent_together_arrive_one_by_one_in_order():
+    """Events committed together reach a group as one channel-layer message
+    (`live.events`); the socket unpacks it into the frames each would have given alone."""
+    inbox = await widget_inbox()
+    _, token = await start_session(inbox)
+    ws = await open_socket(token)
+    await ws.receive_json_from()
+    await send(ws, "hello")
+    ticket_id = (await next_of(ws, "message.ack"))["message"]["ticket_id"]
+    agent = await database_sync_to_async(AgentFactory)()
+
+    @database_sync_to_async
+    def two_replies_at_once():
+        from inbox.models import Ticket
+
+        ticket = Ticket.objects.get(pk=ticket_id)
+        with mock.patch.object(realtime, "_send_all", wraps=realtime._send_all) as send_all, \
+                realtime.coalesced():
+            message_reply(ticket=ticket, agent=agent, body="first")
+            message_reply(ticket=ticket, agent=agent, body="second")
+        return send_all.call_count
+
+    assert await two_replies_at_once() == 1
+    frames = [await next_of(ws, "message.new", where=from_agent) for _ in range(2)]
+    assert [(f["message"]["seq"], f["message"]["body"]) for f in frames] == [
+        (2, "first"), (3, "second")]
+    assert await ws.receive_nothing(timeout=0.3)
     await ws.disconnect()
 
 
