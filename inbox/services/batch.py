@@ -43,7 +43,9 @@ def messages_ingest(*, batch: list[InboundMessage]) -> list[Outcome]:
     resolves the race.
     """
     outcomes: list[Outcome | None] = [None] * len(batch)
-    with transaction.atomic():
+    # Its own transaction, or a part of the caller's (no savepoint: an error that escapes
+    # fails the whole of it anyway).
+    with transaction.atomic(savepoint=False):
         quick = _quick_indices(batch)
         if quick:
             try:
