@@ -86,6 +86,9 @@ def main() -> None:
                         help="CONN_MAX_AGE of the product process, with --db-pool-max 0 only. "
                              "60 keeps a PostgreSQL connection open per REST request under "
                              "daphne until the server refuses more (see RESULTS.md).")
+    parser.add_argument("--api-process", action="store_true",
+                        help="Serve the product's REST API (the agents' replies) from a "
+                             "second daphne process, the websockets from the first.")
     parser.add_argument("--settings", default="bench.chat_settings",
                         help="Settings module of the product process (to try a change).")
     parser.add_argument("--profile", action="store_true",
@@ -165,6 +168,7 @@ class Daphne(DaphneProcess):
                     "WIDGET_FRAME_BURST": "100000"}
         super().__init__(ASGI[server], env, OUT_DIR / f"daphne-{server}-{layer}.log",
                          "--websocket_timeout", "-1")
+        self.api = self  # the process serving the REST API (--api-process: another)
 
 
 # --- database and fixtures ----------------------------------------------------------------
@@ -252,6 +256,15 @@ class PeakConnections:
                 self.peak = max(self.peak, count)
 
 
+def statistics_refresh(database_url: str) -> None:
+    """ANALYZE the benchmark's database. Its tables were emptied and refilled moments ago,
+    faster than autovacuum notices: on stale statistics PostgreSQL looks a client_id up
+    through the inbox's index (every message of the inbox) instead of the unique one, and
+    the run would measure that, until autovacuum catches up halfway through."""
+    with psycopg.connect(database_url, autocommit=True) as db:
+        db.execute("ANALYZE")
+
+
 def persisted_messages() -> int:
     from django.db import connections
 
@@ -299,13 +312,15 @@ class Conversations:
         self.readers += [asyncio.create_task(self._read_visitor(ws)) for ws in self.visitors]
         headers = ({} if relay else {"Authorization": f"Token {self.world['agent_token']}"})
         self.http = httpx.AsyncClient(
-            base_url=self.daphne.base, headers=headers, trust_env=False, timeout=60,
+            base_url=self.daphne.api.base, headers=headers, trust_env=False, timeout=60,
             limits=httpx.Limits(max_connections=self.agent_connections,
                                 max_keepalive_connections=self.agent_connections))
         # A first message each, unmeasured: opens the tickets and warms every path.
         for i, ack in enumerate(await asyncio.gather(*(
                 self.send(i, f"warm-up {i}") for i in range(self.size)))):
             self.tickets[i] = ack["message"].get("ticket_id")
+        if not relay:
+            await asyncio.to_thread(statistics_refresh, self.world["database_url"])
         return self
 
     async def __aexit__(self, *exc):
@@ -431,8 +446,10 @@ def measure_layer(layer: str, sizes: list[int], redis_url: str, database_url: st
     print(f"[{layer}] starting daphne: product and relay", flush=True)
     servers = {name: Daphne(name, layer, redis_url, database_url, args)
                for name in (RELAY, APP)}
+    if args.api_process:
+        servers[APP].api = Daphne(APP, layer, redis_url, database_url, args)
     try:
-        world = fixtures(max(sizes))
+        world = fixtures(max(sizes)) | {"database_url": database_url}
         result = {"latency": {}, "throughput": {}}
         for size in sizes if args.samples else ():
             samples = {name: {"c2a": [], "a2c": [], "c2a_at": [], "a2c_at": [], "errors": []}
@@ -468,6 +485,8 @@ def measure_layer(layer: str, sizes: list[int], redis_url: str, database_url: st
     finally:
         for daphne in servers.values():
             daphne.stop()
+            if daphne.api is not daphne:
+                daphne.api.stop()
 
 
 async def _latency(daphne: Daphne, world: dict, size: int, args, seed: int) -> dict:
