@@ -259,8 +259,8 @@ class PeakConnections:
 def statistics_refresh(database_url: str) -> None:
     """ANALYZE the benchmark's database. Its tables were emptied and refilled moments ago,
     faster than autovacuum notices: on stale statistics PostgreSQL looks a client_id up
-    through the inbox's index (every message of the inbox) instead of the unique one, and
-    the run would measure that, until autovacuum catches up halfway through."""
+    through the inbox's index (every message of the inbox) instead of the unique one, a
+    cost a database in use does not have."""
     with psycopg.connect(database_url, autocommit=True) as db:
         db.execute("ANALYZE")
 
