@@ -25,7 +25,7 @@ from inbox.models import (
 )
 from inbox.realtime import contact_group, publish, ticket_group
 from inbox.services import AttachmentData, Identity, InboundMessage, contact_merge, message_ingest
-from inbox.services.batch import messages_ingest
+from inbox.services.batch import messages_ingest, tickets_lock
 from inbox.services.contacts import contact_resolve
 
 from .models import SESSION_LIFETIME, ReadMarker, WidgetSession, WidgetUpload, token_digest
@@ -268,13 +268,15 @@ def _plain_sends_store(sends: list[VisitorSend], plain: list[int], outcomes: lis
     """Text sends at `plain` indices naming their ticket: checked like
     `visitor_message_send` does (for all of them with one query) and appended together;
     each one's message or error goes into `outcomes`."""
-    visible = set(_widget_visible_tickets().filter(
-        pk__in={sends[index].ticket_id for index in plain}).values_list("pk", "contact_id"))
+    # Read once, locked, for both the check and the batch's appends.
+    visible = tickets_lock(_widget_visible_tickets(),
+                           {sends[index].ticket_id for index in plain})
     batch = []
     for index in plain:
         send = sends[index]
         try:
-            if (send.ticket_id, send.session.contact.pk) not in visible:
+            ticket = visible.get(send.ticket_id)
+            if ticket is None or ticket.contact_id != send.session.contact.pk:
                 raise NotFound("No such conversation.")
             _nonempty_check(send.body, has_files=False)
         except ServiceError as error:
@@ -283,7 +285,7 @@ def _plain_sends_store(sends: list[VisitorSend], plain: list[int], outcomes: lis
             batch.append(index)
     stored = messages_ingest(batch=[
         _inbound(sends[index].session, sends[index].client_id, sends[index].body,
-                 sends[index].ticket_id, []) for index in batch])
+                 sends[index].ticket_id, []) for index in batch], locked=visible)
     for index, outcome in zip(batch, stored):
         if isinstance(outcome, ServiceError):
             outcomes[index] = outcome

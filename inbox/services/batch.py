@@ -10,6 +10,7 @@ message takes the ordinary path (`message_ingest`), in the same transaction.
 from collections import defaultdict
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import domain_events
@@ -22,10 +23,15 @@ from .messages import attachments_known, message_event, message_publish
 Outcome = IngestResult | ServiceError
 
 
-def messages_ingest(*, batch: list[InboundMessage]) -> list[Outcome]:
+def messages_ingest(*, batch: list[InboundMessage],
+                    locked: dict[int, Ticket] | None = None) -> list[Outcome]:
     """Store `batch` in one transaction; one outcome per message, in order: its
     `IngestResult`, or the `ServiceError` that refused it (which costs no other message
     anything).
+
+    `locked`: the batch's tickets by id, if the caller has already read them with
+    `SELECT ... FOR UPDATE` in id order, in the transaction this call joins (a chat server
+    reads them anyway, to check which the sender may write to); they are not read again.
 
     Messages that continue an open ticket (the sender's contact known, the ticket named,
     a client_id, no files) are appended together: one query finds copies already stored,
@@ -50,7 +56,7 @@ def messages_ingest(*, batch: list[InboundMessage]) -> list[Outcome]:
         if quick:
             try:
                 with transaction.atomic():
-                    appended = _append_to_open_tickets(batch, quick)
+                    appended = _append_to_open_tickets(batch, quick, locked)
             except (IntegrityError, _TicketsChanged):
                 appended = {}
             for index, result in appended.items():
@@ -79,8 +85,8 @@ def _quick_indices(batch: list[InboundMessage]) -> list[int]:
     return quick
 
 
-def _append_to_open_tickets(batch: list[InboundMessage],
-                            indices: list[int]) -> dict[int, IngestResult]:
+def _append_to_open_tickets(batch: list[InboundMessage], indices: list[int],
+                            locked: dict[int, Ticket] | None) -> dict[int, IngestResult]:
     """Append the messages at `indices` whose ticket is open; the others are left out
     (for the ordinary path). Returns {index: result}."""
     keys = {index: (batch[index].inbox.pk, batch[index].client_id) for index in indices}
@@ -91,10 +97,8 @@ def _append_to_open_tickets(batch: list[InboundMessage],
             client_id__in={client_id for _, client_id in keys.values()},
         ).select_related("ticket")
     }
-    # Locked in id order (every batch takes them in the same order: no deadlock between
-    # two processes' batches), so their status and last seq cannot change until commit.
-    tickets = {ticket.pk: ticket for ticket in Ticket.objects.select_for_update().filter(
-        pk__in={batch[index].ticket_id for index in indices}).order_by("pk")}
+    tickets = locked if locked is not None else tickets_lock(
+        Ticket.objects.all(), {batch[index].ticket_id for index in indices})
     results: dict[int, IngestResult] = {}
     by_ticket: dict[int, list[int]] = defaultdict(list)
     first_copy: dict[tuple, int] = {}  # a client_id sent twice in this batch
@@ -137,6 +141,14 @@ def _append_to_open_tickets(batch: list[InboundMessage],
         if first in results:
             results[index] = IngestResult(message=results[first].message, created=False)
     return results
+
+
+def tickets_lock(tickets: QuerySet[Ticket], ids) -> dict[int, Ticket]:
+    """Those of `tickets` with these ids, read and locked until commit, by id. Locked in id
+    order: every batch takes them in the same order, so two processes' batches cannot
+    deadlock, and their status and last seq cannot change until commit."""
+    return {ticket.pk: ticket
+            for ticket in tickets.select_for_update().filter(pk__in=ids).order_by("pk")}
 
 
 class _TicketsChanged(Exception):

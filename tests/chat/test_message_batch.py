@@ -8,7 +8,8 @@ from unittest import mock
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import services, writer
@@ -258,3 +259,24 @@ async def test_writes_and_acks_go_on_while_the_live_events_wait_for_the_layer(se
         received = [await asyncio.wait_for(layer.receive(listener), 5) for _ in range(2)]
     assert [(m["event"], m["payload"]["body"]) for m in received] == [
         ("message.new", "one"), ("message.new", "two")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_costs_the_same_statements_for_two_messages_or_twenty():
+    """Group commit: text in open conversations costs a fixed number of statements per
+    batch, whatever it holds. The tickets are read once, for the visitor's check and the
+    appends together."""
+    inbox = InboxFactory(kind=Inbox.Kind.WIDGET)
+    visitors = [_visitor(inbox) for _ in range(22)]
+
+    def statements(group):
+        with CaptureQueriesContext(connection) as queries:
+            outcomes = services.visitor_messages_send(sends=[
+                _send(session, "more", ticket) for session, ticket, _ in group])
+        assert [(m.ticket_id, m.seq) for m in outcomes] == [(t.pk, 2) for _, t, _ in group]
+        return [query["sql"].split()[0] for query in queries.captured_queries]
+
+    two, twenty = statements(visitors[:2]), statements(visitors[2:])
+    assert two == twenty
+    # The tickets (locked), copies already stored, and whether any webhook is active.
+    assert [sql for sql in twenty if sql == "SELECT"] == ["SELECT"] * 3
