@@ -36,11 +36,12 @@ def messages_ingest(*, batch: list[InboundMessage],
     Messages that continue an open ticket (the sender's contact known, the ticket named,
     a client_id, no files) are appended together: one query finds copies already stored,
     one reads and locks the tickets (in id order, so concurrent batches lock them in the
-    same order), one UPDATE gives every ticket its seqs, one INSERT writes the messages and
-    one their events. Every other message goes through `message_ingest` afterwards, each in its
-    own savepoint: first messages, resolved or pending tickets, attachments. Per ticket the
-    seqs follow the order of the batch: after a message of a ticket that must take the
-    ordinary path, the ticket's later messages take it too.
+    same order; none if the caller hands them over in `locked`), one UPDATE gives every
+    ticket its seqs, one INSERT writes the messages and one their events. Every other
+    message goes through `message_ingest` afterwards, each in its own savepoint: first
+    messages, resolved or pending tickets, attachments. Per ticket the seqs follow the
+    order of the batch: after a message of a ticket that must take the ordinary path, the
+    ticket's later messages take it too.
 
     Idempotent like `message_ingest`: a message already stored, or sent twice in the batch,
     comes back with `created=False`. If another writer stores the same client_id while the
