@@ -20,6 +20,8 @@ from collections import defaultdict
 import httpx
 import pytest
 import redis
+from django.conf import settings
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -335,6 +337,71 @@ def test_daphne_killed_mid_stream_the_client_fills_the_gap_with_sync(daphne, wor
     # Posted after the reconnect: live from the new process.
     assert {client.arrived_by[seq] for seq in range(32, 62)} == {"new"}
     assert (client.errors, client.conflicts) == ([], [])
+
+
+def test_sockets_and_the_api_served_by_separate_processes(postgres_only, redis_url, tmp_path):
+    """docs/deployment.md: `/ws/` on daphne processes of their own, the REST API on others.
+    A visitor on the socket process and an agent on the API process (replies over REST, live
+    events on /ws/agent/) share one conversation live and in order, through Redis."""
+    servers = {}
+    for name in ("sockets", "api"):
+        (tmp_path / name).mkdir()
+        servers[name] = Daphne(tmp_path / name, redis_url=redis_url, **FAST_FRAMES)
+        servers[name].start()
+    sockets, api = servers["sockets"], servers["api"]
+    try:
+        inbox = InboxFactory(kind=Inbox.Kind.WIDGET)
+        admin = AdminFactory()
+        agent_token = Token.objects.create(user=admin).key
+        browser = Client()
+        browser.force_login(admin)
+        cookie = browser.cookies[settings.SESSION_COOKIE_NAME].value
+        token = httpx.post(f"{api.base}/api/widget/v1/session", json={"inbox": inbox.key},
+                           trust_env=False).json()["token"]
+
+        async def scenario():
+            client = await WidgetClient(sockets.base, token).start()
+            agent = Agent(api.base, agent_token)
+            seen_by_agent = []
+            async with connect(f"ws://127.0.0.1:{api.port}/ws/agent/", origin=api.base,
+                               additional_headers={"Cookie": f"sessionid={cookie}"}) as inbox_ws:
+
+                async def read_inbox():
+                    async for raw in inbox_ws:
+                        frame = json.loads(raw)
+                        if frame["type"] == "message.new":
+                            seen_by_agent.append(frame["data"]["body"])
+
+                reader = asyncio.create_task(read_inbox())
+                for n in range(1, 31):
+                    await client.send(f"customer {n:02d}")
+                    await wait_until(lambda: not client.outbox, 10, f"ack of customer {n}",
+                                     sockets)
+                    await agent.reply(client.ticket_id, f"agent {n:02d}")
+                await wait_until(lambda: client.contiguous == 60, 15, "all 60 messages", sockets)
+                await wait_until(lambda: len(seen_by_agent) == 60, 15, "the agent's 60", api)
+                reader.cancel()
+            await agent.http.aclose()
+            await client.stop()
+            return client, seen_by_agent
+
+        client, seen_by_agent = asyncio.run(scenario())
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    in_database = stored(client.ticket_id)
+    assert [body for _, _, body in in_database] == [
+        body for n in range(1, 31) for body in (f"customer {n:02d}", f"agent {n:02d}")]
+    assert client.bodies() == in_database
+    # Every reply reached the visitor live from the other process: no sync was needed.
+    assert {client.arrived_by[seq] for seq in range(2, 61, 2)} == {"new"}
+    # Each process's events come in its order; between the two processes, in any.
+    assert [b for b in seen_by_agent if b.startswith("customer")] == [
+        f"customer {n:02d}" for n in range(1, 31)]
+    assert [b for b in seen_by_agent if b.startswith("agent")] == [
+        f"agent {n:02d}" for n in range(1, 31)]
+    assert (client.connections, client.errors, client.conflicts) == (1, [], [])
 
 
 def test_redis_restarted_mid_stream_loses_nothing(postgres_only, private_redis, tmp_path):
