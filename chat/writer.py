@@ -13,7 +13,6 @@ batching adds no latency when the process is quiet and absorbs bursts when it is
 
 import asyncio
 import logging
-import weakref
 
 from channels.db import database_sync_to_async
 
@@ -91,13 +90,4 @@ class MessageWriter:
         realtime.send_soon(events)
 
 
-_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MessageWriter]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def writer() -> MessageWriter:
-    loop = asyncio.get_running_loop()
-    if loop not in _writers:
-        _writers[loop] = MessageWriter()
-    return _writers[loop]
+writer = realtime.per_loop(MessageWriter)

@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -48,6 +49,7 @@ _muted: ContextVar[bool] = ContextVar("realtime_muted", default=False)
 _coalescing: ContextVar[list | None] = ContextVar("realtime_coalescing", default=None)
 
 Payload = dict | Callable[[], dict]
+T = TypeVar("T")
 
 
 def publish(groups: list[str], event_type: str, payload: Payload) -> None:
@@ -179,16 +181,21 @@ class _Publisher:
             self.task = None
 
 
-_publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Publisher]" = (
-    weakref.WeakKeyDictionary()
-)
+def per_loop(factory: Callable[[], T]) -> Callable[[], T]:
+    """A function that returns the running event loop's own `factory()`, made on first
+    use (one per daphne process; tests run each in a loop of its own)."""
+    instances: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get() -> T:
+        loop = asyncio.get_running_loop()
+        if loop not in instances:
+            instances[loop] = factory()
+        return instances[loop]
+
+    return get
 
 
-def _publisher() -> _Publisher:
-    loop = asyncio.get_running_loop()
-    if loop not in _publishers:
-        _publishers[loop] = _Publisher()
-    return _publishers[loop]
+_publisher = per_loop(_Publisher)
 
 
 async def _group_send_all(layer, events: Events) -> None:

@@ -59,6 +59,17 @@ def from_agent(frame):
     return frame["message"]["direction"] == "outbound"
 
 
+async def visitor_in_conversation():
+    """A visitor's bearer token and open socket (after the welcome), and the ticket their
+    first message ("hello") opened."""
+    inbox = await widget_inbox()
+    _, token = await start_session(inbox)
+    ws = await open_socket(token)
+    await ws.receive_json_from()
+    await send(ws, "hello")
+    return token, ws, (await next_of(ws, "message.ack"))["message"]["ticket_id"]
+
+
 async def test_hello_welcome_send_ack_and_live_echo():
     inbox = await widget_inbox()
     session, token = await start_session(inbox)
@@ -110,12 +121,7 @@ async def test_resend_same_client_id_returns_same_ack_and_stores_nothing():
 
 
 async def test_agent_reply_arrives_live_and_notes_never_do():
-    inbox = await widget_inbox()
-    _, token = await start_session(inbox)
-    ws = await open_socket(token)
-    await ws.receive_json_from()
-    await send(ws, "hello")
-    ticket_id = (await next_of(ws, "message.ack"))["message"]["ticket_id"]
+    token, ws, ticket_id = await visitor_in_conversation()
     agent = await database_sync_to_async(AgentFactory)(display_name="Lina")
 
     @database_sync_to_async
@@ -143,12 +149,7 @@ async def test_agent_reply_arrives_live_and_notes_never_do():
 async def test_live_events_sent_together_arrive_one_by_one_in_order():
     """Events committed together reach a group as one channel-layer message
     (`live.events`); the socket unpacks it into the frames each would have given alone."""
-    inbox = await widget_inbox()
-    _, token = await start_session(inbox)
-    ws = await open_socket(token)
-    await ws.receive_json_from()
-    await send(ws, "hello")
-    ticket_id = (await next_of(ws, "message.ack"))["message"]["ticket_id"]
+    token, ws, ticket_id = await visitor_in_conversation()
     agent = await database_sync_to_async(AgentFactory)()
 
     @database_sync_to_async
@@ -171,12 +172,7 @@ async def test_live_events_sent_together_arrive_one_by_one_in_order():
 
 
 async def test_welcome_lists_tickets_with_unread_and_read_clears_them():
-    inbox = await widget_inbox()
-    _, token = await start_session(inbox)
-    ws = await open_socket(token)
-    await ws.receive_json_from()
-    await send(ws, "hello")
-    ticket_id = (await next_of(ws, "message.ack"))["message"]["ticket_id"]
+    token, ws, ticket_id = await visitor_in_conversation()
     agent = await database_sync_to_async(AgentFactory)()
 
     @database_sync_to_async
@@ -205,12 +201,7 @@ async def test_welcome_lists_tickets_with_unread_and_read_clears_them():
 
 
 async def test_typing_and_read_from_agents_reach_the_visitor():
-    inbox = await widget_inbox()
-    _, token = await start_session(inbox)
-    ws = await open_socket(token)
-    await ws.receive_json_from()
-    await send(ws, "hello")
-    ticket_id = (await next_of(ws, "message.ack"))["message"]["ticket_id"]
+    token, ws, ticket_id = await visitor_in_conversation()
     agent = await database_sync_to_async(AgentFactory)(role="admin", display_name="Budi")
     agent_ws = WebsocketCommunicator(AgentConsumer.as_asgi(), "/ws/agent/")
     agent_ws.scope["user"] = agent
