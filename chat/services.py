@@ -326,7 +326,7 @@ def _owned(session: WidgetSession, message: Message) -> Message:
 
 def visitor_upload(*, session: WidgetSession, name: str, content_type: str,
                    content: bytes) -> WidgetUpload:
-    limit_mb = float(session.inbox.config.get("max_attachment_mb", 10))
+    limit_mb = session.inbox.attachment_limit_mb
     if len(content) > limit_mb * 1024 * 1024:
         raise InvalidInput(f"Files are at most {limit_mb:g} MB.", code="too_large")
     suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""

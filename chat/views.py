@@ -56,7 +56,7 @@ def widget_config(request):
             "prechat_email": bool(config.get("prechat_email", False)),
             "identity_verification_required": bool(
                 config.get("identity_verification_required", False)),
-            "max_attachment_mb": config.get("max_attachment_mb", 10),
+            "max_attachment_mb": inbox.attachment_limit_mb,
         })
     response["Access-Control-Allow-Origin"] = "*"
     return response

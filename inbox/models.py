@@ -133,6 +133,21 @@ class Inbox(models.Model):
     def channel(self) -> str:
         return Channel.SMS if self.kind == self.Kind.TWILIO else self.kind
 
+    @property
+    def attachment_limit_mb(self) -> float:
+        """The largest file this inbox stores, sends or accepts, in MB: `max_attachment_mb`,
+        by default 10 for email and the widget and 20 for the messaging providers (whose
+        own APIs serve files up to that size); an unreadable value counts as the default."""
+        default = 10.0 if self.kind in (self.Kind.EMAIL, self.Kind.WIDGET) else 20.0
+        try:
+            return float(self.config.get("max_attachment_mb", default))
+        except (TypeError, ValueError):
+            return default
+
+    @property
+    def attachment_limit_bytes(self) -> int:
+        return int(self.attachment_limit_mb * 1024 * 1024)
+
     def secret(self, name: str, default: str = "") -> str:
         """A credential: from the encrypted store, or `env:VAR` in config names a variable."""
         value = secrets_decrypt(self.secrets_encrypted).get(name)

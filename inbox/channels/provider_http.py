@@ -7,28 +7,17 @@ import os
 import httpx
 
 from ..delivery import PermanentDeliveryError, TransientDeliveryError
-from ..models import Inbox
 from .email.mime import extension_for, filename_safe
 from .email.parse import BLOCKED_EXTENSIONS
 
 # A provider that has not answered in this time is treated as down: the task retries.
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-DEFAULT_MAX_ATTACHMENT_MB = 20
 MB = 1024 * 1024
 _BUILTIN_TYPES = mimetypes.MimeTypes()  # built-in table only: the same on every host
 
 
 def http_client(**options) -> httpx.Client:
     return httpx.Client(timeout=TIMEOUT, **options)
-
-
-def attachment_limit(inbox: Inbox) -> int:
-    """Bytes a downloaded media file may have: the inbox's `max_attachment_mb`."""
-    try:
-        megabytes = float(inbox.config.get("max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB))
-    except (TypeError, ValueError):
-        megabytes = DEFAULT_MAX_ATTACHMENT_MB
-    return int(megabytes * MB)
 
 
 def transport_failure(provider: str, exc: httpx.HTTPError) -> TransientDeliveryError:

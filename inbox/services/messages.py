@@ -275,16 +275,13 @@ MAX_REPLY_ATTACHMENTS = 10
 
 def _reply_attachments_check(*, inbox: Inbox, attachments) -> None:
     """The limits customers' files meet on the way in apply on the way out: the inbox's
-    `max_attachment_mb` (default 10) and no executable types."""
+    `attachment_limit_mb` and no executable types."""
     from ..channels.email.parse import BLOCKED_EXTENSIONS
 
     if len(attachments) > MAX_REPLY_ATTACHMENTS:
         raise InvalidInput(f"At most {MAX_REPLY_ATTACHMENTS} attachments per reply.",
                            code="too_many_attachments", fields={"attachments": ["too many"]})
-    try:
-        limit_mb = float(inbox.config.get("max_attachment_mb", 10))
-    except (TypeError, ValueError):
-        limit_mb = 10.0
+    limit_mb = inbox.attachment_limit_mb
     for attachment in attachments:
         suffix = "." + attachment.name.rsplit(".", 1)[-1].lower() if "." in attachment.name else ""
         if suffix in BLOCKED_EXTENSIONS:

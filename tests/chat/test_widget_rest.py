@@ -85,6 +85,36 @@ def test_upload_limits(client, inbox, name, size, code):
     assert response.status_code == 400 and response.json()["error"]["code"] == code
 
 
+def test_an_unreadable_attachment_limit_counts_as_the_default(client, inbox):
+    """`max_attachment_mb` typed as words in the admin: uploads keep working (10 MB, the
+    widget's default) and the widget is told the limit it enforces."""
+    inbox.config["max_attachment_mb"] = "ten"
+    inbox.save()
+    token = session(client, inbox)["token"]
+    small = client.post("/api/widget/v1/uploads",
+                        {"file": SimpleUploadedFile("a.pdf", b"x" * 2 * 1024 * 1024)},
+                        **bearer(token))
+    large = client.post("/api/widget/v1/uploads",
+                        {"file": SimpleUploadedFile("b.pdf", b"x" * 11 * 1024 * 1024)},
+                        **bearer(token))
+    assert small.status_code == 201
+    assert large.status_code == 400 and large.json()["error"]["code"] == "too_large"
+    config = client.get(f"/api/widget/v1/config?inbox={inbox.key}").json()
+    assert config["max_attachment_mb"] == 10.0
+
+
+@pytest.mark.parametrize("kind,config,megabytes", [
+    (Inbox.Kind.WIDGET, {}, 10.0), (Inbox.Kind.EMAIL, {}, 10.0),
+    (Inbox.Kind.TELEGRAM, {}, 20.0), (Inbox.Kind.TWILIO, {}, 20.0),
+    (Inbox.Kind.WHATSAPP, {"max_attachment_mb": "5"}, 5.0),
+    (Inbox.Kind.MESSENGER, {"max_attachment_mb": None}, 20.0),
+])
+def test_attachment_limit_per_kind_and_setting(kind, config, megabytes):
+    inbox = Inbox(kind=kind, config=config)
+    assert (inbox.attachment_limit_mb, inbox.attachment_limit_bytes) == (
+        megabytes, int(megabytes * 1024 * 1024))
+
+
 @pytest.mark.parametrize("payload,status", [
     ({"inbox": "nope"}, 404),
     ({}, 400),

@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 _TICKET_TOKEN = re.compile(r"\+t([a-z2-9]{12})@", re.IGNORECASE)
 AUTO_ACK_INTERVAL = timedelta(hours=1)
-DEFAULT_MAX_ATTACHMENT_MB = 10
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ def email_ingest(*, inbox: Inbox | None, raw: bytes, source: str) -> EmailOutcom
     if inbox is None:
         return _quarantine(None, raw, source, "no inbox matches the recipient")
     try:
-        parsed = email_parse(raw, max_attachment_bytes=_max_attachment_bytes(inbox))
+        parsed = email_parse(raw, max_attachment_bytes=inbox.attachment_limit_bytes)
     except EmailParseError as exc:
         return _quarantine(inbox, raw, source, f"unparseable: {exc}")
     if not parsed.sender_address:
@@ -182,14 +181,6 @@ def _quarantine(inbox: Inbox | None, raw: bytes, source: str, error: str) -> Ema
         return EmailOutcome(status="duplicate", quarantined=item, error=item.error)
     logger.warning("email quarantined (%s): %s", source, error)
     return EmailOutcome(status="quarantined", quarantined=item, error=error)
-
-
-def _max_attachment_bytes(inbox: Inbox) -> int:
-    try:
-        megabytes = float(inbox.config.get("max_attachment_mb", DEFAULT_MAX_ATTACHMENT_MB))
-    except (TypeError, ValueError):
-        megabytes = DEFAULT_MAX_ATTACHMENT_MB
-    return int(megabytes * 1024 * 1024)
 
 
 def inbox_for_recipients(recipients: list[str]) -> Inbox | None:

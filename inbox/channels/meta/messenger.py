@@ -16,7 +16,6 @@ from ...media_links import media_link, public_site
 from ...models import Inbox, Message
 from ...services import Identity, InboundMessage
 from ..base import Inbound, MediaRef, StatusUpdate, WebhookBatch, adapter_register
-from ..provider_http import attachment_limit
 from .base import MetaAdapter, items_parse, meta_time
 from .graph import attachment_read, media_file, media_get, parts_send, url_file_name
 from .selectors import outbound_created_at, outbound_ids_until
@@ -112,7 +111,7 @@ class MessengerAdapter(MetaAdapter):
 
     def media_download(self, inbox: Inbox, media: MediaRef) -> tuple[bytes, str, str]:
         """Attachment URLs in Messenger webhooks are signed CDN links: no token needed."""
-        content, served_type = media_get(media.ref, limit=attachment_limit(inbox))
+        content, served_type = media_get(media.ref, limit=inbox.attachment_limit_bytes)
         name, content_type = media_file(media, served_type)
         return content, content_type, name
 

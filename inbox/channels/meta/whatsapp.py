@@ -16,7 +16,6 @@ from ...models import Channel, ContactIdentity, Inbox, Message
 from ...services import Identity, InboundMessage
 from ...services.messages import CHANNEL_IDENTITY_KINDS
 from ..base import Inbound, MediaRef, StatusUpdate, WebhookBatch, adapter_register
-from ..provider_http import attachment_limit
 from .base import MetaAdapter, items_parse, meta_time
 from .graph import GraphClient, attachment_read, media_file, parts_send
 from .selectors import whatsapp_window_open
@@ -66,7 +65,7 @@ class WhatsAppAdapter(MetaAdapter):
 
     def media_download(self, inbox: Inbox, media: MediaRef) -> tuple[bytes, str, str]:
         """Media ids resolve to a short-lived URL, fetched with the same token."""
-        client, limit = self.client(inbox), attachment_limit(inbox)
+        client, limit = self.client(inbox), inbox.attachment_limit_bytes
         info = client.get(media.ref)
         if int(info.get("file_size") or 0) > limit:
             raise PermanentDeliveryError(

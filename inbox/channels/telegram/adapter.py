@@ -17,7 +17,7 @@ from ..base import (
     adapter_register,
 )
 from ..meta.graph import attachment_read, parts_send
-from ..provider_http import attachment_limit, media_name_and_type
+from ..provider_http import media_name_and_type
 from .api import BotApi
 from .parse import update_parse
 
@@ -57,7 +57,7 @@ class TelegramAdapter(ChannelAdapter):
     def media_download(self, inbox: Inbox, media: MediaRef) -> tuple[bytes, str, str]:
         """getFile, then the file itself, refused above the inbox's size limit (Telegram
         itself serves bots files of at most 20 MB)."""
-        bot, limit = BotApi(inbox), attachment_limit(inbox)
+        bot, limit = BotApi(inbox), inbox.attachment_limit_bytes
         info = bot.call("getFile", {"file_id": media.ref})
         info = info if isinstance(info, dict) else {}
         size, file_path = info.get("file_size"), info.get("file_path")

@@ -13,7 +13,6 @@ from ...media_links import media_link
 from ...models import Channel, ContactIdentity, Inbox, Message
 from ..base import ChannelAdapter, MediaRef, WebhookBatch, WebhookRejected, adapter_register
 from ..provider_http import (
-    attachment_limit,
     body_read_limited,
     http_client,
     json_object,
@@ -64,7 +63,7 @@ class TwilioAdapter(ChannelAdapter):
                         response.status_code,
                         f"Twilio media download failed (HTTP {response.status_code}).",
                         retry_after=retry_after_parse(response.headers.get("retry-after")))
-                content = body_read_limited(response, attachment_limit(inbox),
+                content = body_read_limited(response, inbox.attachment_limit_bytes,
                                             "The Twilio media file")
                 served_type = response.headers.get("content-type", "")
         except httpx.HTTPError as exc:
