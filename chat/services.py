@@ -268,9 +268,12 @@ def _plain_sends_store(sends: list[VisitorSend], plain: list[int], outcomes: lis
     """Text sends at `plain` indices naming their ticket: checked like
     `visitor_message_send` does (for all of them with one query) and appended together;
     each one's message or error goes into `outcomes`."""
-    # Read once, locked, for both the check and the batch's appends.
-    visible = tickets_lock(_widget_visible_tickets(),
-                           {sends[index].ticket_id for index in plain})
+    # Read once, locked, for both the check and the batch's appends; only the senders' own
+    # conversations, so a ticket id of someone else's locks nothing.
+    visible = tickets_lock(
+        _widget_visible_tickets().filter(
+            contact__in={sends[index].session.contact.pk for index in plain}),
+        {sends[index].ticket_id for index in plain})
     batch = []
     for index in plain:
         send = sends[index]

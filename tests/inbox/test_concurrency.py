@@ -152,3 +152,46 @@ def test_batches_from_several_processes_on_the_same_tickets_neither_deadlock_nor
         assert seqs == list(range(2, ticket.last_seq + 1))
         assert list(ticket.messages.order_by("seq").values_list("seq", flat=True)) == list(
             range(1, ticket.last_seq + 1))
+
+
+def test_a_visitor_naming_someone_elses_ticket_in_a_batch_locks_nothing(postgres_only):
+    """The widget's batch reads and locks only the senders' own conversations: while it is
+    being written, another writer can still take the ticket a sender named but does not
+    own (the sender gets 'No such conversation.')."""
+    from unittest import mock
+
+    import psycopg
+
+    from chat import services
+    from inbox.errors import NotFound
+    from inbox.services import batch
+
+    inbox = InboxFactory(kind=Inbox.Kind.WIDGET)
+    sessions = [services.widget_session_start(inbox_key=inbox.key)[0] for _ in range(2)]
+    tickets = [services.visitor_message_send(session=s, client_id=uuid.uuid4(),
+                                             body="hello")[0].ticket for s in sessions]
+    settings = connection.settings_dict
+    other_writer_got = {}
+    real = batch._seqs_take
+
+    def meanwhile(arrivals):  # inside the batch's transaction, its tickets locked
+        with psycopg.connect(host=settings["HOST"], port=settings["PORT"],
+                             user=settings["USER"], password=settings["PASSWORD"],
+                             dbname=settings["NAME"], autocommit=True) as other:
+            for ticket in tickets:
+                try:
+                    other.execute("SELECT 1 FROM inbox_ticket WHERE id = %s FOR UPDATE NOWAIT",
+                                  [ticket.pk])
+                    other_writer_got[ticket.pk] = True
+                except psycopg.errors.LockNotAvailable:
+                    other_writer_got[ticket.pk] = False
+        return real(arrivals)
+
+    with mock.patch.object(batch, "_seqs_take", meanwhile):
+        outcomes = services.visitor_messages_send(sends=[
+            services.VisitorSend(session=sessions[0], client_id=uuid.uuid4(), body="mine",
+                                 ticket_id=tickets[0].pk),
+            services.VisitorSend(session=sessions[0], client_id=uuid.uuid4(), body="theirs",
+                                 ticket_id=tickets[1].pk)])
+    assert outcomes[0].body_text == "mine" and isinstance(outcomes[1], NotFound)
+    assert other_writer_got == {tickets[0].pk: False, tickets[1].pk: True}
