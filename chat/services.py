@@ -248,8 +248,9 @@ def visitor_messages_send(*, sends: list[VisitorSend]) -> list[Message | Service
             outcomes[index] = error
             continue
         plain.append(index)
-    # Committed together: the live events go out in one hop, and the handlers of the
-    # domain events share their look-ups.
+    # Committed together: the live events go out in one hop (or, inside
+    # `realtime.collected()`, back to the caller), and the domain events' handlers share
+    # their look-ups.
     with realtime.coalesced(), domain_events.shared_round(), transaction.atomic():
         if plain:
             _plain_sends_store(sends, plain, outcomes)
@@ -329,9 +330,9 @@ def _owned(session: WidgetSession, message: Message) -> Message:
 
 def visitor_upload(*, session: WidgetSession, name: str, content_type: str,
                    content: bytes) -> WidgetUpload:
-    limit_mb = session.inbox.attachment_limit_mb
-    if len(content) > limit_mb * 1024 * 1024:
-        raise InvalidInput(f"Files are at most {limit_mb:g} MB.", code="too_large")
+    if len(content) > session.inbox.attachment_limit_bytes:
+        raise InvalidInput(f"Files are at most {session.inbox.attachment_limit_mb:g} MB.",
+                           code="too_large")
     suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     if suffix in BLOCKED_EXTENSIONS:
         raise InvalidInput("This type of file cannot be sent.", code="blocked_type")

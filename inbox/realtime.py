@@ -138,9 +138,9 @@ def _send(groups: list[str], message: dict) -> None:
 
 
 def _send_all(events: Events) -> None:
-    """Each event to each of its groups, in order: a single `async_to_sync` call (each one
-    starts an event loop in a helper thread, or waits for the server's), whatever the
-    number of events and groups."""
+    """Each event to each of its groups (`_group_send_all`): a single `async_to_sync` call
+    (each one starts an event loop in a helper thread, or waits for the server's), whatever
+    the number of events and groups."""
     layer = get_channel_layer()
     if layer is None:
         return

@@ -281,15 +281,15 @@ def _reply_attachments_check(*, inbox: Inbox, attachments) -> None:
     if len(attachments) > MAX_REPLY_ATTACHMENTS:
         raise InvalidInput(f"At most {MAX_REPLY_ATTACHMENTS} attachments per reply.",
                            code="too_many_attachments", fields={"attachments": ["too many"]})
-    limit_mb = inbox.attachment_limit_mb
     for attachment in attachments:
         suffix = "." + attachment.name.rsplit(".", 1)[-1].lower() if "." in attachment.name else ""
         if suffix in BLOCKED_EXTENSIONS:
             raise InvalidInput(f"{attachment.name}: this type of file cannot be sent.",
                                code="blocked_type", fields={"attachments": ["blocked type"]})
-        if len(attachment.content) > limit_mb * 1024 * 1024:
-            raise InvalidInput(f"{attachment.name}: files are at most {limit_mb:g} MB.",
-                               code="too_large", fields={"attachments": ["too large"]})
+        if len(attachment.content) > inbox.attachment_limit_bytes:
+            raise InvalidInput(
+                f"{attachment.name}: files are at most {inbox.attachment_limit_mb:g} MB.",
+                code="too_large", fields={"attachments": ["too large"]})
 
 
 @transaction.atomic
